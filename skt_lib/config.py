@@ -1,0 +1,314 @@
+"""Experiment configuration files: parsing, validation and the resolved form.
+
+A configuration is a mapping read from YAML or JSON. :func:`parse_simulation`
+checks every key and returns a :class:`SimulationConfig`; any problem raises
+:class:`ConfigError` naming the key, the value received and what is allowed.
+The keys are documented in the README.
+"""
+
+import json
+import math
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from skt_lib.kernels import NORMALIZATIONS
+from skt_lib.nonlinearity import Nonlinearity
+from skt_lib.parameters import ModelParameters
+from skt_lib.particles import MODELS
+
+SIMULATION_KEYS = {
+    "model": "required",
+    "dimension": 1,
+    "diffusion": "required",
+    "interaction": "required",
+    "radius": "required",
+    "kernel_normalization": "unit-mass",
+    "nonlinearity": "linear",
+    "potential": "none",
+    "initial": "required",
+    "particles": "required",
+    "runs": "required",
+    "time_step": "required",
+    "final_time": "required",
+    "output_times": None,
+    "seed": None,
+}
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the key."""
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationConfig:
+    """A validated particle experiment.
+
+    Attributes
+    ----------
+    model : str
+        ``"skt"`` or ``"drift"``.
+    parameters : ModelParameters
+        Coefficients, kernel, nonlinearity and potential.
+    means, variances : ndarray of shape (n_species,)
+        Initial Gaussian of each species.
+    particles, runs : int
+        Particles per species and independent Monte Carlo runs.
+    time_step, final_time : float
+        Largest Euler-Maruyama step and end time.
+    output_times : ndarray of shape (n_times,)
+        Times at which positions are stored.
+    seed : int
+        Seed of the initial data and the noise.
+    """
+
+    model: str
+    parameters: ModelParameters
+    means: np.ndarray
+    variances: np.ndarray
+    particles: int
+    runs: int
+    time_step: float
+    final_time: float
+    output_times: np.ndarray
+    seed: int
+
+    def resolved(self):
+        """Return the configuration with every default filled in, as plain data."""
+        potential = self.parameters.potential
+        return {
+            "model": self.model,
+            "dimension": self.parameters.dimension,
+            "diffusion": self.parameters.diffusion.tolist(),
+            "interaction": self.parameters.interaction.tolist(),
+            "radius": self.parameters.radius,
+            "kernel_normalization": self.parameters.normalization,
+            "nonlinearity": self.parameters.nonlinearity.to_config(),
+            "potential": "none" if potential == 0.0 else {"quadratic": potential},
+            "initial": [
+                {"mean": float(m), "variance": float(v)}
+                for m, v in zip(self.means, self.variances)
+            ],
+            "particles": self.particles,
+            "runs": self.runs,
+            "time_step": self.time_step,
+            "final_time": self.final_time,
+            "output_times": self.output_times.tolist(),
+            "seed": self.seed,
+        }
+
+
+def load_config_file(path):
+    """Read a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file into a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"configuration file not found: {path}"
+        raise ConfigError(msg)
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        msg = f"configuration file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}"
+        raise ConfigError(msg) from error
+    if not isinstance(data, dict):
+        msg = f"configuration file {path} must contain a mapping of keys, got {type(data).__name__}"
+        raise ConfigError(msg)
+    return data
+
+
+def parse_simulation(data):
+    """Validate a particle experiment mapping and return a :class:`SimulationConfig`."""
+    values = _fill_defaults(data, SIMULATION_KEYS)
+    model = _choice(values, "model", MODELS)
+    dimension = values["dimension"]
+    if dimension != 1 or isinstance(dimension, bool):
+        msg = f"dimension: got {dimension!r}; the particle simulator supports dimension 1 only"
+        raise ConfigError(msg)
+    diffusion = _number_list(values, "diffusion", positive=True)
+    n_species = len(diffusion)
+    interaction = _matrix(values, "interaction", n_species)
+    radius = _number(values, "radius", positive=True)
+    normalization = _choice(values, "kernel_normalization", NORMALIZATIONS)
+    nonlinearity = _nonlinearity(values["nonlinearity"])
+    potential = _potential(values["potential"])
+    means, variances = _gaussians(values, n_species)
+    particles = _integer(values, "particles", minimum=1)
+    runs = _integer(values, "runs", minimum=1)
+    time_step = _number(values, "time_step", positive=True)
+    final_time = _number(values, "final_time", positive=True)
+    output_times = _output_times(values, final_time)
+    seed = values["seed"]
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+    else:
+        seed = _integer(values, "seed", minimum=0)
+    parameters = ModelParameters(
+        diffusion=diffusion,
+        interaction=interaction,
+        radius=radius,
+        normalization=normalization,
+        nonlinearity=nonlinearity,
+        potential=potential,
+    )
+    return SimulationConfig(
+        model=model,
+        parameters=parameters,
+        means=np.array(means),
+        variances=np.array(variances),
+        particles=particles,
+        runs=runs,
+        time_step=time_step,
+        final_time=final_time,
+        output_times=np.array(output_times),
+        seed=seed,
+    )
+
+
+def _fill_defaults(data, schema):
+    if not isinstance(data, dict):
+        msg = f"configuration must be a mapping of keys, got {type(data).__name__}"
+        raise ConfigError(msg)
+    unknown = sorted(set(data) - set(schema))
+    if unknown:
+        msg = f"unknown key(s) {unknown}; allowed keys: {sorted(schema)}"
+        raise ConfigError(msg)
+    missing = sorted(key for key, default in schema.items()
+                     if default == "required" and key not in data)
+    if missing:
+        msg = f"missing required key(s) {missing}"
+        raise ConfigError(msg)
+    return {key: data.get(key, default) for key, default in schema.items()}
+
+
+def _describe(value):
+    text = repr(value)
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return text
+        return f"{text} (a string; YAML reads 1e-2 as text, write 1.0e-2 or 0.01)"
+    return text
+
+
+def _check_number(key, value, *, positive=False, nonnegative=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        msg = f"{key}: got {_describe(value)}; expected a number"
+        raise ConfigError(msg)
+    value = float(value)
+    if not math.isfinite(value):
+        msg = f"{key}: got {value!r}; expected a finite number"
+        raise ConfigError(msg)
+    if positive and value <= 0:
+        msg = f"{key}: got {value!r}; expected a number > 0"
+        raise ConfigError(msg)
+    if nonnegative and value < 0:
+        msg = f"{key}: got {value!r}; expected a number >= 0"
+        raise ConfigError(msg)
+    return value
+
+
+def _number(values, key, **limits):
+    return _check_number(key, values[key], **limits)
+
+
+def _integer(values, key, *, minimum):
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        msg = f"{key}: got {_describe(value)}; expected an integer >= {minimum}"
+        raise ConfigError(msg)
+    return int(value)
+
+
+def _choice(values, key, allowed):
+    value = values[key]
+    if value not in allowed:
+        msg = f"{key}: got {value!r}; allowed: {', '.join(repr(a) for a in allowed)}"
+        raise ConfigError(msg)
+    return value
+
+
+def _number_list(values, key, *, positive):
+    value = values[key]
+    if not isinstance(value, list) or not value:
+        msg = f"{key}: got {_describe(value)}; expected a non-empty list of numbers, one per species"
+        raise ConfigError(msg)
+    return [_check_number(f"{key}[{i}]", item, positive=positive) for i, item in enumerate(value)]
+
+
+def _matrix(values, key, n_species):
+    value = values[key]
+    shape_message = (
+        f"{key}: got {value!r}; expected a {n_species} x {n_species} matrix of numbers >= 0 "
+        f"(one row per species, matching the {n_species} entries of diffusion)"
+    )
+    if not isinstance(value, list) or len(value) != n_species:
+        raise ConfigError(shape_message)
+    rows = []
+    for i, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != n_species:
+            raise ConfigError(shape_message)
+        rows.append([
+            _check_number(f"{key}[{i}][{j}]", item, nonnegative=True)
+            for j, item in enumerate(row)
+        ])
+    return rows
+
+
+def _nonlinearity(value):
+    try:
+        return Nonlinearity.from_config(value)
+    except (TypeError, ValueError) as error:
+        msg = f"nonlinearity: {error}"
+        raise ConfigError(msg) from error
+
+
+def _potential(value):
+    if value == "none" or value is None:
+        return 0.0
+    if isinstance(value, dict) and set(value) == {"quadratic"}:
+        return _check_number("potential.quadratic", value["quadratic"])
+    msg = f"potential: got {value!r}; allowed: 'none' or {{quadratic: c}} with c a number"
+    raise ConfigError(msg)
+
+
+def _gaussians(values, n_species):
+    value = values["initial"]
+    if not isinstance(value, list) or len(value) != n_species:
+        msg = (
+            f"initial: got {value!r}; expected a list of {n_species} entries "
+            "{mean: m, variance: v}, one per species"
+        )
+        raise ConfigError(msg)
+    means, variances = [], []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict) or set(entry) != {"mean", "variance"}:
+            msg = f"initial[{i}]: got {entry!r}; expected {{mean: m, variance: v}}"
+            raise ConfigError(msg)
+        means.append(_check_number(f"initial[{i}].mean", entry["mean"]))
+        variances.append(_check_number(f"initial[{i}].variance", entry["variance"], positive=True))
+    return means, variances
+
+
+def _output_times(values, final_time):
+    value = values["output_times"]
+    if value is None:
+        return [final_time]
+    if not isinstance(value, list) or not value:
+        msg = f"output_times: got {_describe(value)}; expected a non-empty list of times"
+        raise ConfigError(msg)
+    times = [_check_number(f"output_times[{i}]", t) for i, t in enumerate(value)]
+    for t in times:
+        if t < 0 or t > final_time:
+            msg = f"output_times: got {t!r}; every output time must lie in [0, final_time = {final_time}]"
+            raise ConfigError(msg)
+    if any(b <= a for a, b in zip(times, times[1:])):
+        msg = f"output_times: got {times}; expected strictly increasing times"
+        raise ConfigError(msg)
+    return times
