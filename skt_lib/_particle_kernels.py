@@ -6,9 +6,10 @@ sorted once per step, and a particle at ``x`` visits only the particles of
 species ``j`` inside ``(x - eta, x + eta)``, found by binary search.
 
 Each particle's sums are computed by one thread, in an order fixed by the
-data alone, so results are bitwise identical whatever the number of threads,
-and whether the runs (``step_runs_parallel``) or the particles of a single run
-(``step_particles_parallel``) are spread over the threads.
+data alone. So results are bitwise identical whatever the number of threads.
+They are also identical whether the runs (``step_runs_parallel``) or the
+particles of a single run (``step_particles_parallel``) are spread over the
+threads.
 
 NOTE: a cross-species pair is evaluated twice, once from each side. Adding
 each evaluated term to both particles would halve that work, but the store in

@@ -1,7 +1,7 @@
 """Small input checks shared by the public functions.
 
 Each check raises ``ValueError`` or ``TypeError`` whose message names the
-argument, shows the value received and says what is allowed.
+argument, shows the value received and states what is allowed.
 """
 
 import math

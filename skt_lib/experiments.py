@@ -1,6 +1,6 @@
 """The Section 7 experiments of Chen, Daus, Holzinger and Jüngel (2020), runs and caching.
 
-:data:`PAPER_EXPERIMENTS` holds the three settings (1D, no potential,
+:data:`PAPER_EXPERIMENTS` contains the three settings (1D, no potential,
 ``f(s) = s``, Gaussian initial data of variance 2). :func:`experiment_config`
 turns one of them into a configuration mapping with the numerical parameters
 of a profile, and :func:`run_simulation` runs a validated configuration,
@@ -104,7 +104,7 @@ def run_simulation(config, *, cache_dir=None, progress=None):
     Returns
     -------
     ParticleSimulation
-        ``record["config"]`` holds the resolved configuration and
+        ``record["config"]`` contains the resolved configuration and
         ``record["cached"]`` tells whether the result came from the cache.
     """
     if not isinstance(config, SimulationConfig):
