@@ -65,27 +65,6 @@ def window_sum(sorted_other, x, skip, radius, derivative):
 
 
 @jit
-def combine_sums(mean_sums, model, weights, radius, kind, power, threshold, slope):
-    """Turn one particle's bump sums, divided by ``N``, into its interaction term.
-
-    ``mean_sums[j]`` is ``(1/N) sum_l B(r_l)`` over species ``j`` (or of
-    ``B'`` for the drift system) and ``weights`` is row ``i`` of the kernel
-    weights ``c_ij``. The SKT term is ``sum_j f_eta(c_ij mean_sums[j])``; the
-    drift term is ``sum_j c_ij mean_sums[j] / eta``.
-    """
-    term = 0.0
-    for j in range(weights.size):
-        if weights[j] == 0.0:
-            continue
-        if model == SKT:
-            s = weights[j] * mean_sums[j]
-            term += apply_nonlinearity(s, kind, power, threshold, slope)
-        else:
-            term += weights[j] * mean_sums[j] / radius
-    return term
-
-
-@jit
 def apply_step(x, z, term, model, diffusion, potential, h):
     """Return the Euler-Maruyama update of one particle at ``x`` with noise ``z``."""
     drift = -potential * x
@@ -100,16 +79,28 @@ def apply_step(x, z, term, model, diffusion, potential, h):
 @jit
 def particle_term(sorted_positions, i, p, model, weights, radius, kind, power,
                   threshold, slope):
-    """Return the interaction term of the particle of rank ``p`` in species ``i``."""
+    """Return the interaction term of the particle of rank ``p`` in species ``i``.
+
+    With ``c_ij`` the kernel weights and ``S_j = (c_ij / N) sum_l B(r_l)``
+    over the other particles of species ``j``, the SKT term is
+    ``sum_j f_eta(S_j)``. The drift term is
+    ``sum_j (c_ij / (N eta)) sum_l B'(r_l)``, the drift being its negative.
+    """
     n_species, n_particles = sorted_positions.shape
     position = sorted_positions[i, p]
-    mean_sums = np.zeros(n_species)
+    term = 0.0
     for j in range(n_species):
-        if weights[i, j] != 0.0:
-            skip = p if j == i else -1
-            raw = window_sum(sorted_positions[j], position, skip, radius, model == DRIFT)
-            mean_sums[j] = raw / n_particles
-    return combine_sums(mean_sums, model, weights[i], radius, kind, power, threshold, slope)
+        weight = weights[i, j]
+        if weight == 0.0:
+            continue
+        skip = p if j == i else -1
+        raw = window_sum(sorted_positions[j], position, skip, radius, model == DRIFT)
+        if model == SKT:
+            s = weight * raw / n_particles
+            term += apply_nonlinearity(s, kind, power, threshold, slope)
+        else:
+            term += weight * raw / (n_particles * radius)
+    return term
 
 
 @jit

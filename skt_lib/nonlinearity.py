@@ -64,7 +64,7 @@ class Nonlinearity:
                 f"{{power: 2, cutoff: {{threshold: 50, alpha: 0.5}}}}, got {value!r}"
             )
             raise ValueError(msg)
-        unknown = set(value) - {"power", "cutoff", "linear"}
+        unknown = set(value) - {"power", "cutoff"}
         if unknown:
             msg = f"nonlinearity has unknown keys {sorted(unknown)}; allowed: power, cutoff"
             raise ValueError(msg)
@@ -94,17 +94,21 @@ class Nonlinearity:
         if self.threshold is None:
             return 0.0
         check_positive("radius", radius)
-        derivative = self.power * self.threshold ** (self.power - 1.0)
-        return min(derivative, radius ** (-self.alpha))
+        return min(self._derivative_at_threshold(), radius ** (-self.alpha))
+
+    def _derivative_at_threshold(self):
+        """Return ``f'(s_c)``, infinite for ``p < 1`` at ``s_c = 0``."""
+        if self.threshold == 0.0 and self.power < 1.0:
+            return float("inf")
+        return self.power * self.threshold ** (self.power - 1.0)
 
     def lipschitz_constant(self, radius):
         """Return the Lipschitz constant of ``f_eta`` on ``[0, inf)`` (inf without cut-off)."""
         if self.threshold is None:
             return 1.0 if self.power == 1.0 else float("inf")
-        if self.power >= 1.0:
-            inner = self.power * self.threshold ** (self.power - 1.0)
-        else:
-            inner = float("inf")
+        # f' is increasing for p >= 1, so its maximum on [0, s_c] is f'(s_c).
+        # For p < 1 it is unbounded near 0.
+        inner = self._derivative_at_threshold() if self.power >= 1.0 else float("inf")
         return max(inner, self.cutoff_slope(radius))
 
     def compiled_parameters(self, radius):

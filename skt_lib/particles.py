@@ -26,6 +26,7 @@ Solution of Stochastic Differential Equations, 1992, Theorem 10.2.2).
 
 import logging
 import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -110,9 +111,10 @@ class ParticleSimulation:
 def build_time_grid(final_time, time_step, output_times):
     """Return the step sizes and, per output time, the number of steps to reach it.
 
-    Steps are at most ``time_step`` and land exactly on every output time:
-    each interval between consecutive output times is split into equal steps.
-    A ``time_step`` that divides the intervals gives equal steps of that size.
+    Steps are at most ``time_step`` (up to one rounding of the interval
+    length) and land exactly on every output time, because each interval
+    between consecutive output times is split into equal steps. A
+    ``time_step`` that divides the intervals gives equal steps of that size.
     """
     stops = sorted({0.0, *output_times, final_time})
     steps = []
@@ -169,8 +171,19 @@ def sample_gaussian_initial(means, variances, *, runs, particles, seed=None):
 
 
 def run_generators(seed, runs):
-    """Return one independent generator per run, derived from ``seed``."""
-    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    """Return one independent generator per run, derived from ``seed``.
+
+    ``seed`` is ``None`` (fresh entropy), an integer >= 0 or a
+    ``numpy.random.SeedSequence``.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        sequence = seed
+    elif seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+                          and seed >= 0):
+        sequence = np.random.SeedSequence(seed)
+    else:
+        msg = f"seed must be None, an integer >= 0 or a SeedSequence, got {seed!r}"
+        raise (ValueError if isinstance(seed, numbers.Integral) else TypeError)(msg)
     return [np.random.default_rng(child) for child in sequence.spawn(runs)]
 
 
