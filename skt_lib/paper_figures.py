@@ -88,3 +88,10 @@ def experiment_description(name):
             "initial variance": setting["initial"][i]["variance"],
         })
     return rows
+
+
+def describe_clusters(positions):
+    """Return text such as ``"2 clusters (at x = -7.4, 9.1)"`` for cluster positions."""
+    listed = ", ".join(f"{x:.1f}" for x in positions)
+    plural = "s" if len(positions) != 1 else ""
+    return f"{len(positions)} cluster{plural} (at x = {listed})"
