@@ -55,8 +55,8 @@ def ensure_environment():
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing requirements (first run only; about a minute)", flush=True)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    run_quietly([*pip, "-r", str(ROOT / "requirements.txt")])
+    run_quietly([*pip, "--no-deps", "-e", str(ROOT)])
     subprocess.run(
         [str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
          "--display-name", "Python (skt-lib)"],
@@ -64,6 +64,16 @@ def ensure_environment():
     )
     stamp_file.write_text(stamp)
     return python
+
+
+def run_quietly(command):
+    """Run ``command``, showing its output only when it fails."""
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        print(completed.stdout[-5000:], completed.stderr[-5000:], sep="\n", file=sys.stderr)
+        print(f"error: command failed with status {completed.returncode}: {' '.join(command)}",
+              file=sys.stderr)
+        raise SystemExit(1)
 
 
 def in_environment():
