@@ -1,4 +1,4 @@
-"""Euler-Maruyama simulation of the SKT particles and the drift particles (1D).
+"""Euler-Maruyama simulation of the SKT particles and the drift particles (1D and 2D).
 
 Two systems of ``n`` species with ``N`` particles each are supported:
 
@@ -35,6 +35,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from skt_lib import _particle_kernels as kernels
+from skt_lib import _particle_kernels_2d as kernels_2d
 from skt_lib._validation import (
     as_finite_array,
     check_choice,
@@ -148,25 +149,40 @@ def sample_gaussian_initial(means, variances, *, runs, particles, seed=None):
     (the first draw of that stream), so a run's data does not depend on how
     many runs are requested.
 
+    Parameters
+    ----------
+    means : array_like of shape (n_species,) or (n_species, 2)
+        Mean of each species; a second axis of length 2 gives 2D positions.
+    variances : array_like of shape (n_species,)
+        Variance of each species (per coordinate in 2D, which is isotropic).
+    runs, particles : int
+        Independent runs and particles per species.
+    seed : int, numpy.random.SeedSequence or None
+        Seed of the per-run streams.
+
     Returns
     -------
-    ndarray of shape (runs, n_species, particles)
+    ndarray of shape (runs, n_species, particles) or (runs, n_species, particles, 2)
     """
-    means = as_finite_array("means", means, ndim=1)
+    means = as_finite_array("means", means)
+    if means.ndim not in (1, 2) or (means.ndim == 2 and means.shape[1] != 2):
+        msg = f"means must have shape (n_species,) or (n_species, 2), got {means.shape}"
+        raise ValueError(msg)
     variances = as_finite_array("variances", variances, ndim=1)
-    if means.shape != variances.shape:
-        msg = f"means and variances must have equal lengths, got {means.size} and {variances.size}"
+    if means.shape[0] != variances.size:
+        msg = f"means and variances must have equal lengths, got {means.shape[0]} and {variances.size}"
         raise ValueError(msg)
     if np.any(variances <= 0):
         msg = f"variances must be > 0, got {variances.tolist()}"
         raise ValueError(msg)
     runs = check_positive_int("runs", runs)
     particles = check_positive_int("particles", particles)
-    generators = run_generators(seed, runs)
-    positions = np.empty((runs, means.size, particles))
-    for run, generator in enumerate(generators):
-        standard = generator.standard_normal((means.size, particles))
-        positions[run] = means[:, None] + np.sqrt(variances)[:, None] * standard
+    point_shape = (means.shape[0], particles, *means.shape[1:])
+    spread = np.sqrt(variances).reshape((-1,) + (1,) * (len(point_shape) - 1))
+    centre = means[:, None] if means.ndim == 1 else means[:, None, :]
+    positions = np.empty((runs, *point_shape))
+    for run, generator in enumerate(run_generators(seed, runs)):
+        positions[run] = centre + spread * generator.standard_normal(point_shape)
     return positions
 
 
@@ -203,8 +219,9 @@ def simulate_particles(
 
     Parameters
     ----------
-    initial_positions : ndarray of shape (runs, n_species, n_particles)
-        Positions at time 0, one independent system per run.
+    initial_positions : ndarray of shape (runs, n_species, n_particles[, 2])
+        Positions at time 0, one independent system per run. In dimension 2
+        (``parameters.dimension == 2``) the last axis holds the coordinates.
     parameters : ModelParameters
         Diffusion, interaction, kernel, nonlinearity and potential.
     model : {"skt", "drift"}
@@ -221,7 +238,7 @@ def simulate_particles(
         Seed of the noise. Run ``r`` draws from the ``r``-th child of
         ``SeedSequence(seed)``, continuing the stream
         :func:`sample_gaussian_initial` starts with the same seed.
-    noise : ndarray of shape (n_steps, runs, n_species, n_particles), optional
+    noise : ndarray of shape (n_steps, *initial_positions.shape), optional
         Standard normal increments ``z_m`` to use instead of drawing them
         (``sqrt(h) z_m`` is the Brownian increment). ``n_steps`` must match
         the time grid of :func:`build_time_grid`.
@@ -242,11 +259,14 @@ def simulate_particles(
     if not isinstance(parameters, ModelParameters):
         msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
         raise TypeError(msg)
-    if parameters.dimension != 1:
-        msg = f"particle simulation supports dimension 1 only, got {parameters.dimension}"
+    dimension = parameters.dimension
+    positions = as_finite_array("initial_positions", initial_positions, ndim=2 + dimension)
+    if dimension == 2 and positions.shape[-1] != 2:
+        msg = (f"initial_positions must have a last axis of length 2 in dimension 2, "
+               f"got shape {positions.shape}")
         raise ValueError(msg)
-    positions = as_finite_array("initial_positions", initial_positions, ndim=3)
-    runs, n_species, n_particles = positions.shape
+    runs, n_species, n_particles = positions.shape[:3]
+    point_shape = positions.shape[1:]
     if n_species != parameters.n_species:
         msg = (
             f"initial_positions has {n_species} species (axis 1) but parameters "
@@ -263,15 +283,15 @@ def simulate_particles(
     output_times = check_output_times(output_times, final_time)
     steps, output_steps = build_time_grid(final_time, time_step, output_times.tolist())
     if noise is not None:
-        noise = as_finite_array("noise", noise, ndim=4)
-        expected = (steps.size, runs, n_species, n_particles)
+        noise = as_finite_array("noise", noise, ndim=positions.ndim + 1)
+        expected = (steps.size, *positions.shape)
         if noise.shape != expected:
             msg = f"noise must have shape {expected} (steps, runs, species, particles), got {noise.shape}"
             raise ValueError(msg)
 
     stepper = _Stepper(parameters, model, runs)
-    generators = None if noise is not None else _noise_generators(seed, runs, n_species, n_particles)
-    stored = np.empty((output_times.size, runs, n_species, n_particles))
+    generators = None if noise is not None else _noise_generators(seed, runs, point_shape)
+    stored = np.empty((output_times.size, *positions.shape))
     outputs_done = 0
     while outputs_done < len(output_steps) and output_steps[outputs_done] == 0:
         stored[outputs_done] = positions
@@ -294,7 +314,7 @@ def simulate_particles(
             if noise is not None:
                 z = noise[step_index]
             else:
-                z = _draw_noise(generators, n_species, n_particles)
+                z = _draw_noise(generators, point_shape)
             stepper.advance(current, z, following, h)
             elapsed_time += h
             current, following = following, current
@@ -321,37 +341,44 @@ class _Stepper:
         self.potential = parameters.potential
         self.nonlinearity = parameters.nonlinearity.compiled_parameters(parameters.radius)
         self.runs = runs
+        if parameters.dimension == 1:
+            self.per_particle = kernels.step_particles_parallel
+            self.per_run = kernels.step_runs_parallel
+        else:
+            self.per_particle = kernels_2d.step_particles_parallel_2d
+            self.per_run = kernels_2d.step_runs_parallel_2d
 
     def advance(self, current, z, following, h):
         arguments = (self.model_code, self.diffusion, self.weights, self.radius,
                      self.potential, h, *self.nonlinearity)
         if self.runs == 1:
-            kernels.step_particles_parallel(current[0], z[0], following[0], *arguments)
+            self.per_particle(current[0], z[0], following[0], *arguments)
         else:
-            kernels.step_runs_parallel(current, z, following, *arguments)
+            self.per_run(current, z, following, *arguments)
 
 
-def _noise_generators(seed, runs, n_species, n_particles):
+def _noise_generators(seed, runs, point_shape):
     """Per-run generators positioned after the draw of the initial data."""
     generators = run_generators(seed, runs)
     for generator in generators:
         # Skip the standard normals that sample_gaussian_initial draws first,
         # so the noise is independent of the initial positions.
-        generator.standard_normal((n_species, n_particles))
+        generator.standard_normal(point_shape)
     return generators
 
 
-def _draw_noise(generators, n_species, n_particles):
-    z = np.empty((len(generators), n_species, n_particles))
+def _draw_noise(generators, point_shape):
+    z = np.empty((len(generators), *point_shape))
     for run, generator in enumerate(generators):
-        z[run] = generator.standard_normal((n_species, n_particles))
+        z[run] = generator.standard_normal(point_shape)
     return z
 
 
 def _check_finite(current, step, time_value, stored, stored_times, model, parameters, record):
     if np.isfinite(current).all():
         return
-    bad_run, bad_species = np.argwhere(~np.isfinite(current).all(axis=2))[0]
+    finite_per_species = np.isfinite(current).reshape(current.shape[:2] + (-1,)).all(axis=2)
+    bad_run, bad_species = np.argwhere(~finite_per_species)[0]
     partial = ParticleSimulation(
         np.array(stored_times), stored.copy(), model, parameters, dict(record, failed_step=step)
     )

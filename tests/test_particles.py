@@ -636,12 +636,13 @@ def test_simulation_rejects_invalid_input(changes, error, pattern):
         simulate_particles(initial_positions, parameters, **arguments)
 
 
-def test_simulation_rejects_dimension_two():
+def test_dimension_two_needs_coordinate_axis():
     arguments = valid_call()
     parameters = ModelParameters(diffusion=[1.0, 2.0], interaction=np.ones((2, 2)), radius=1.0,
                                  dimension=2)
 
-    with pytest.raises(ValueError, match="dimension 1 only"):
+    # 1D positions of shape (runs, species, particles) lack the coordinate axis.
+    with pytest.raises(ValueError, match="initial_positions"):
         simulate_particles(arguments["initial_positions"], parameters, time_step=0.1,
                            final_time=1.0, progress=False)
 
