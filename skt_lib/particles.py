@@ -21,7 +21,7 @@ Two systems of ``n`` species with ``N`` particles each are supported:
 with ``z_m`` independent standard normal variables and ``c`` the coefficient
 of the potential ``U(x) = c |x|^2 / 2``. Euler-Maruyama converges strongly
 with order 1/2 for Lipschitz coefficients (Kloeden and Platen, Numerical
-Solution of Stochastic Differential Equations, 1992, Theorem 10.2.2).
+Solution of Stochastic Differential Equations, Springer 1992).
 """
 
 import logging
