@@ -116,7 +116,33 @@ def load_profile(name):
         available = sorted(p.stem for p in PROFILES.glob("*.yaml"))
         raise SystemExit(f"error: profile {name!r} not found; available: {available}")
     profile = yaml.safe_load(path.read_text()) or {}
-    return profile.get("defaults", {}), profile.get("notebooks", {})
+    unknown = sorted(set(profile) - {"defaults", "notebooks"})
+    if unknown:
+        raise SystemExit(f"error: profile {path} has unknown sections {unknown}; "
+                         "allowed: defaults, notebooks")
+    defaults = profile.get("defaults") or {}
+    declared = set()
+    for source in sorted(NOTEBOOK_SOURCES.glob("*.md")):
+        declared |= declared_parameters(source)
+    unused = sorted(set(defaults) - declared)
+    if unused:
+        raise SystemExit(f"error: profile {path} sets {unused}, which no notebook declares; "
+                         f"declared parameters: {sorted(declared)}")
+    return defaults, profile.get("notebooks") or {}
+
+
+def declared_parameters(source):
+    """Return the names assigned in the cell tagged ``parameters`` of a MyST notebook."""
+    import jupytext
+
+    names = set()
+    for cell in jupytext.read(source).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for line in cell.source.splitlines():
+                name = line.split("=")[0].strip()
+                if "=" in line and name.isidentifier():
+                    names.add(name)
+    return names
 
 
 def execute_notebooks(profile_name, only=None):
@@ -133,6 +159,10 @@ def execute_notebooks(profile_name, only=None):
     if missing or unused:
         raise SystemExit(f"error: _toc.yml and notebooks/ disagree: missing sources {missing}, "
                          f"notebooks not in the table of contents {unused}")
+    unknown_names = sorted(set(only or []) - set(names))
+    if unknown_names:
+        raise SystemExit(f"error: --notebook {unknown_names[0]!r} is not a notebook; "
+                         f"available: {names}")
     for name in names:
         if only and name not in only:
             continue
@@ -142,6 +172,12 @@ def execute_notebooks(profile_name, only=None):
         jupytext.write(jupytext.read(source), unexecuted)
         declared = papermill.inspect_notebook(str(unexecuted))
         parameters = {**defaults, **per_notebook.get(name, {})}
+        undeclared = sorted(set(per_notebook.get(name, {})) - set(declared))
+        if undeclared:
+            raise SystemExit(f"error: profile {profile_name!r} sets {undeclared} for {name}, "
+                             f"which declares only {sorted(declared)}")
+        # Defaults apply to the notebooks that declare them; some notebooks
+        # have no normalization parameter, for example.
         parameters = {key: value for key, value in parameters.items() if key in declared}
         print(f"executing {name} with {parameters}", flush=True)
         executed.unlink(missing_ok=True)

@@ -39,8 +39,9 @@ def build_parser():
             "configuration as JSON text under 'config'."
         ),
     )
-    simulate.add_argument("config", type=Path, help="configuration file (.yaml, .yml or .json)")
-    simulate.add_argument("--out", type=Path, required=True, help="result file, ending in .npz")
+    simulate.add_argument("config", type=Path,
+                          help="configuration file: JSON if it ends in .json, YAML otherwise")
+    simulate.add_argument("--out", required=True, help="result file, ending in .npz")
     simulate.add_argument("--cache-dir", type=Path, default=None,
                           help="reuse or store results in this folder, keyed by configuration")
     simulate.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -57,11 +58,15 @@ def main(argv=None):
 
 
 def _simulate(args):
-    out = args.out
-    if out.suffix != ".npz":
-        return _invalid(f"--out: got {str(out)!r}; the result file name must end in .npz")
+    out = Path(args.out)
+    if not args.out.endswith(".npz"):
+        return _invalid(f"--out: got {args.out!r}; the result file name must end in .npz")
     if not out.parent.is_dir():
         return _invalid(f"--out: folder {str(out.parent)!r} does not exist; create it first")
+    if out.is_dir():
+        return _invalid(f"--out: {args.out!r} is a folder; give a file name ending in .npz")
+    if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
+        return _invalid(f"--cache-dir: {str(args.cache_dir)!r} exists and is not a folder")
     try:
         config = parse_simulation(load_config_file(args.config))
     except ConfigError as error:
@@ -74,7 +79,7 @@ def _simulate(args):
         error.partial.record["config"] = config.resolved()
         save_result(error.partial, partial_path)
         print(f"error: {error}", file=sys.stderr)
-        print(f"error: outputs recorded before the failure written to {partial_path}",
+        print(f"error: the outputs recorded before the failure are in {partial_path}",
               file=sys.stderr)
         return EXIT_NUMERICAL_FAILURE
     save_result(result, out)

@@ -8,6 +8,7 @@ The keys are documented in the README.
 
 import json
 import math
+import re
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from skt_lib.kernels import NORMALIZATIONS
 from skt_lib.nonlinearity import Nonlinearity
 from skt_lib.parameters import ModelParameters
-from skt_lib.particles import MODELS
+from skt_lib.particles import MODELS, check_run_size
 
 SIMULATION_KEYS = {
     "model": "required",
@@ -101,25 +102,55 @@ class SimulationConfig:
         }
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                msg = f"key {key!r} appears twice"
+                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config_file(path):
-    """Read a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file into a mapping."""
+    """Read a JSON (``.json``) or YAML (any other suffix) file into a mapping."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         msg = f"configuration file not found: {path}"
         raise ConfigError(msg)
-    text = path.read_text()
+    if not path.is_file():
+        msg = f"configuration path {path} is not a file"
+        raise ConfigError(msg)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        msg = f"configuration file {path} is not UTF-8 text: {error}"
+        raise ConfigError(msg) from error
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
         else:
-            data = yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError) as error:
         msg = f"configuration file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}"
         raise ConfigError(msg) from error
     if not isinstance(data, dict):
         msg = f"configuration file {path} must contain a mapping of keys, got {type(data).__name__}"
         raise ConfigError(msg)
     return data
+
+
+def _reject_duplicate_json_keys(pairs):
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        msg = f"key(s) {duplicates} appear twice"
+        raise ValueError(msg)
+    return dict(pairs)
 
 
 def parse_simulation(data):
@@ -143,6 +174,12 @@ def parse_simulation(data):
     time_step = _number(values, "time_step", positive=True)
     final_time = _number(values, "final_time", positive=True)
     output_times = _output_times(values, final_time)
+    try:
+        check_run_size(runs=runs, n_species=n_species, particles=particles,
+                       outputs=len(output_times), dimension=1,
+                       steps_estimate=final_time / time_step)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
     seed = values["seed"]
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
@@ -188,12 +225,8 @@ def _fill_defaults(data, schema):
 
 def _describe(value):
     text = repr(value)
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return text
-        return f"{text} (a string; YAML reads 1e-2 as text, write 1.0e-2 or 0.01)"
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value.strip()):
+        return f"{text} (a string: YAML reads 1e-2 as text, so write 1.0e-2 or 0.01)"
     return text
 
 
@@ -265,8 +298,10 @@ def _nonlinearity(value):
     try:
         return Nonlinearity.from_config(value)
     except (TypeError, ValueError) as error:
-        msg = f"nonlinearity: {error}"
-        raise ConfigError(msg) from error
+        message = str(error)
+        if not message.startswith("nonlinearity"):
+            message = f"nonlinearity.{message}"
+        raise ConfigError(message) from error
 
 
 def _potential(value):

@@ -165,10 +165,17 @@ def save_result(result, path):
                 config=np.array(json.dumps(config)),
                 record=np.array(json.dumps(record, default=str)),
             )
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_result(path, *, parameters=None):

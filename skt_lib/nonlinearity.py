@@ -117,10 +117,15 @@ class Nonlinearity:
         threshold = float("inf") if self.threshold is None else float(self.threshold)
         return kind, float(self.power), threshold, float(self.cutoff_slope(radius))
 
-    def __call__(self, s, *, radius=1.0):
-        """Evaluate ``f_eta`` (or ``f`` without cut-off) elementwise."""
+    def __call__(self, s, *, radius=None):
+        """Evaluate ``f_eta`` elementwise; ``radius`` (eta) is required with a cut-off."""
         import numpy as np
 
+        if radius is None:
+            if self.threshold is not None:
+                msg = "radius is required to evaluate a nonlinearity with a cut-off"
+                raise TypeError(msg)
+            radius = 1.0
         kind, power, threshold, slope = self.compiled_parameters(radius)
         s = np.asarray(s, dtype=float)
         out = np.empty_like(s)

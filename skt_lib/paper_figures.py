@@ -3,7 +3,12 @@
 import numpy as np
 
 from skt_lib.density import histogram_density, overlap_matrix
-from skt_lib.experiments import PAPER_EXPERIMENTS, experiment_config, run_simulation
+from skt_lib.experiments import (
+    PAPER_EXPERIMENTS,
+    PAPER_NUMERICS,
+    experiment_config,
+    run_simulation,
+)
 
 MODELS = ("skt", "drift")
 
@@ -95,3 +100,30 @@ def describe_clusters(positions):
     listed = ", ".join(f"{x:.1f}" for x in positions)
     plural = "s" if len(positions) != 1 else ""
     return f"{len(positions)} cluster{plural} (at x = {listed})"
+
+
+def run_size_note(particles, runs):
+    """Return a sentence comparing the run size with the paper's N = 5000 and 500 runs."""
+    paper_particles, paper_runs = PAPER_NUMERICS["particles"], PAPER_NUMERICS["runs"]
+    size = f"This run uses N = {particles} particles per species and {runs} runs"
+    if particles >= paper_particles and runs >= paper_runs:
+        return f"{size}, at least the paper's N = {paper_particles} and {paper_runs} runs."
+    return (
+        f"{size}, fewer than the paper's N = {paper_particles} and {paper_runs} runs, so its "
+        "histograms are noisier and cluster positions can shift by a bin or two between seeds."
+    )
+
+
+def agreement_sentence(checks):
+    """Return a sentence saying which of the paper's observations hold in this run.
+
+    Parameters
+    ----------
+    checks : dict
+        Maps each observation, phrased as a clause ("the drift particles
+        segregate more strongly"), to whether it holds.
+    """
+    failed = [claim for claim, holds in checks.items() if not holds]
+    if not failed:
+        return "In this run every observation of the paper listed above holds."
+    return "In this run these observations of the paper do not hold: " + "; ".join(failed) + "."

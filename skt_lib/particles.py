@@ -27,8 +27,10 @@ Solution of Stochastic Differential Equations, Springer 1992).
 import logging
 import math
 import numbers
+import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,6 +127,36 @@ def build_time_grid(final_time, time_step, output_times):
         steps.extend([(stop - start) / count] * count)
         steps_to_stop[stop] = len(steps)
     return np.array(steps), [steps_to_stop[t] for t in output_times]
+
+
+MAX_STEPS = 10**9
+
+
+def check_run_size(*, runs, n_species, particles, outputs, dimension, steps_estimate):
+    """Reject runs whose step count or memory cannot be handled.
+
+    Raises ``ValueError`` when ``final_time / time_step`` exceeds
+    :data:`MAX_STEPS`, or when the stored outputs and the three working
+    arrays of positions need more memory than the machine has.
+    """
+    if not steps_estimate <= MAX_STEPS:
+        msg = (f"final_time / time_step = {steps_estimate:.3g} steps; at most {MAX_STEPS:.0e} "
+               "are allowed, so raise time_step or lower final_time")
+        raise ValueError(msg)
+    needed = 8.0 * (outputs + 3) * runs * n_species * particles * dimension
+    available = _physical_memory()
+    if available is not None and needed > 0.8 * available:
+        msg = (f"runs={runs}, particles={particles} and {outputs} output times need about "
+               f"{needed / 2**30:.3g} GiB of memory, more than 80% of the "
+               f"{available / 2**30:.3g} GiB of this machine; lower runs or particles")
+        raise ValueError(msg)
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def check_output_times(output_times, final_time):
@@ -281,7 +313,17 @@ def simulate_particles(
     if output_times is None:
         output_times = [final_time]
     output_times = check_output_times(output_times, final_time)
+    check_run_size(runs=runs, n_species=n_species, particles=n_particles,
+                   outputs=output_times.size, dimension=dimension,
+                   steps_estimate=final_time / time_step)
     steps, output_steps = build_time_grid(final_time, time_step, output_times.tolist())
+    if parameters.potential * steps.max() >= 2.0:
+        warnings.warn(
+            f"potential coefficient c = {parameters.potential} with time step {steps.max():.3g} "
+            "gives |1 - c h| >= 1, so Euler-Maruyama amplifies positions at every step; "
+            f"choose time_step < {2.0 / parameters.potential:.3g}",
+            stacklevel=2,
+        )
     if noise is not None:
         noise = as_finite_array("noise", noise, ndim=positions.ndim + 1)
         expected = (steps.size, *positions.shape)
@@ -380,12 +422,14 @@ def _check_finite(current, step, time_value, stored, stored_times, model, parame
     finite_per_species = np.isfinite(current).reshape(current.shape[:2] + (-1,)).all(axis=2)
     bad_run, bad_species = np.argwhere(~finite_per_species)[0]
     partial = ParticleSimulation(
-        np.array(stored_times), stored.copy(), model, parameters, dict(record, failed_step=step)
+        np.array(stored_times), stored.copy(), model, parameters,
+        dict(record, steps=step - 1, failed_step=step),
     )
     msg = (
         f"non-finite particle position at step {step} (t = {time_value:.6g}) in species "
         f"{bad_species} (0-based), run {bad_run}; the time step may be too large for the "
-        f"potential or interaction. {len(stored_times)} earlier outputs are kept in error.partial"
+        f"potential or interaction. The {len(stored_times)} outputs recorded before it are "
+        "kept in the error's partial result"
     )
     raise NonFiniteStateError(msg, step=step, time=time_value, species=int(bad_species),
                               run=int(bad_run), partial=partial)

@@ -1,6 +1,7 @@
 """The command line contract of ``python -m skt_lib simulate``."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -93,7 +94,8 @@ def test_blow_up_exits_3_and_keeps_outputs(tmp_path, capsys):
                   output_times=[0.0, 0.01, 2.0])
     config_path = write_config(tmp_path, config)
     out = tmp_path / "result.npz"
-    status = main(["simulate", str(config_path), "--out", str(out)])
+    with pytest.warns(UserWarning, match="time_step"):
+        status = main(["simulate", str(config_path), "--out", str(out)])
     stderr = capsys.readouterr().err
     assert status == EXIT_NUMERICAL_FAILURE
     assert "step" in stderr
@@ -113,3 +115,58 @@ def test_cache_reuses_result(tmp_path, capsys):
     assert "cache" in capsys.readouterr().out.splitlines()[-1]
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
         assert np.array_equal(a["positions"], b["positions"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--out", ""], ".npz"),
+        (["--out", "{folder}/existing.npz"], "is a folder"),
+        (["--out", "{folder}/r.npz", "--cache-dir", "{folder}/run.yaml"], "not a folder"),
+    ],
+)
+def test_output_arguments_exit_2(tmp_path, capsys, arguments, message):
+    config_path = write_config(tmp_path, VALID)
+    (tmp_path / "existing.npz").mkdir()
+    arguments = [item.format(folder=tmp_path) for item in arguments]
+    assert main(["simulate", str(config_path), *arguments]) == EXIT_INVALID_INPUT
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe model: skt", "UTF-8"),
+        (b"model: skt\nmodel: drift\n", "twice"),
+    ],
+)
+def test_unreadable_config_exits_2(tmp_path, capsys, content, message):
+    config_path = tmp_path / "run.yaml"
+    config_path.write_bytes(content)
+    assert main(["simulate", str(config_path), "--out", str(tmp_path / "r.npz")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_folder_exits_2(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path), "--out", str(tmp_path / "r.npz")]) == 2
+    assert "not a file" in capsys.readouterr().err
+
+
+def test_huge_run_exits_2(tmp_path, capsys):
+    config_path = write_config(tmp_path, dict(VALID, time_step=1.0e-300))
+    assert main(["simulate", str(config_path), "--out", str(tmp_path / "r.npz")]) == 2
+    assert "steps" in capsys.readouterr().err
+    config_path = write_config(tmp_path, dict(VALID, runs=10**12))
+    assert main(["simulate", str(config_path), "--out", str(tmp_path / "r.npz")]) == 2
+    assert "memory" in capsys.readouterr().err
+
+
+def test_result_file_readable_by_group(tmp_path):
+    config_path = write_config(tmp_path, VALID)
+    out = tmp_path / "r.npz"
+    assert main(["simulate", str(config_path), "--out", str(out), "--quiet"]) == 0
+    # mkstemp creates files with mode 0600; the result gets the mode that the
+    # umask gives a new file, as the figures do.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -118,6 +118,12 @@ def test_string_number_hint_mentions_yaml():
         parse_simulation(with_changes(time_step="1e-2"))
 
 
+def test_plain_string_number_has_no_yaml_hint():
+    with pytest.raises(ConfigError) as error:
+        parse_simulation(with_changes(particles="200"))
+    assert "YAML" not in str(error.value)
+
+
 def test_load_yaml_and_json(tmp_path):
     import json
 

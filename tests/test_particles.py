@@ -18,7 +18,7 @@ from skt_lib import (
     simulate_particles,
 )
 from skt_lib.kernels import bump_derivative
-from skt_lib.particles import build_time_grid
+from skt_lib.particles import build_time_grid, check_run_size
 
 MODELS = ["skt", "drift"]
 
@@ -549,7 +549,7 @@ def test_blow_up_raises_with_partial_outputs():
     steps, _ = build_time_grid(2.0, 0.01, output_times)
     noise = np.zeros((steps.size, 2, 2, 3))
 
-    with pytest.raises(NonFiniteStateError) as caught:
+    with pytest.raises(NonFiniteStateError) as caught, pytest.warns(UserWarning, match="time_step"):
         simulate(initial, parameters, time_step=0.01, final_time=2.0,
                  output_times=output_times, noise=noise)
 
@@ -576,6 +576,7 @@ def test_blow_up_raises_with_partial_outputs():
     partial = error.partial
     np.testing.assert_array_equal(partial.times, [0.0, 0.01])
     assert partial.record["failed_step"] == failed_step
+    assert partial.record["steps"] == failed_step - 1
     assert np.array_equal(partial.positions[0], initial)
     # One step x + (-c x) h in the kernel's operation order: bitwise equal.
     assert np.array_equal(partial.positions[1], initial + (-potential * initial) * 0.01)
@@ -666,3 +667,20 @@ def test_initial_rejects_invalid_input(means, variances, runs, error, pattern):
 def test_invalid_seed_names_argument(seed):
     with pytest.raises((TypeError, ValueError), match="seed"):
         sample_gaussian_initial([0.0], [1.0], runs=1, particles=2, seed=seed)
+
+
+def test_stable_potential_step_does_not_warn():
+    # c h = 1.5 < 2: the factor |1 - c h| = 0.5 contracts, so no warning.
+    parameters = ModelParameters(diffusion=[1.0], interaction=[[0.0]], radius=1.0,
+                                 potential=150.0)
+    simulate_particles(np.zeros((1, 1, 3)), parameters, time_step=0.01, final_time=0.02,
+                       seed=1, progress=False)
+
+
+def test_run_size_limits():
+    parameters = ModelParameters(diffusion=[1.0], interaction=[[0.0]], radius=1.0)
+    with pytest.raises(ValueError, match="steps"):
+        simulate_particles(np.zeros((1, 1, 3)), parameters, time_step=1e-300, final_time=1.0)
+    with pytest.raises(ValueError, match="memory"):
+        check_run_size(runs=10**12, n_species=1, particles=10**6, outputs=1, dimension=1,
+                       steps_estimate=10)
