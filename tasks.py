@@ -2,8 +2,8 @@
 
 Usage (from the repository root, with Python 3.11 and pip):
 
-    python tasks.py book [--profile quick|paper]   execute every notebook, build the book
-    python tasks.py test [pytest arguments]        run the test suite
+    python3 tasks.py book [--profile quick|paper]   execute every notebook, build the book
+    python3 tasks.py test [pytest arguments]        run the test suite
 
 Both commands first create ``.venv`` and install ``requirements.txt`` and this
 package into it (skipped when nothing changed since the last install), then

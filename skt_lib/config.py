@@ -156,6 +156,7 @@ def _reject_duplicate_json_keys(pairs):
 def parse_simulation(data):
     """Validate a particle experiment mapping and return a :class:`SimulationConfig`."""
     values = _fill_defaults(data, SIMULATION_KEYS)
+
     model = _choice(values, "model", MODELS)
     dimension = values["dimension"]
     if dimension != 1 or isinstance(dimension, bool):
@@ -168,12 +169,14 @@ def parse_simulation(data):
     normalization = _choice(values, "kernel_normalization", NORMALIZATIONS)
     nonlinearity = _nonlinearity(values["nonlinearity"])
     potential = _potential(values["potential"])
+
     means, variances = _gaussians(values, n_species)
     particles = _integer(values, "particles", minimum=1)
     runs = _integer(values, "runs", minimum=1)
     time_step = _number(values, "time_step", positive=True)
     final_time = _number(values, "final_time", positive=True)
     output_times = _output_times(values, final_time)
+
     try:
         check_run_size(runs=runs, n_species=n_species, particles=particles,
                        outputs=len(output_times), dimension=1,
@@ -185,6 +188,7 @@ def parse_simulation(data):
         seed = int(np.random.SeedSequence().entropy % 2**63)
     else:
         seed = _integer(values, "seed", minimum=0)
+
     parameters = ModelParameters(
         diffusion=diffusion,
         interaction=interaction,

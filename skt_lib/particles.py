@@ -253,7 +253,7 @@ def simulate_particles(
     ----------
     initial_positions : ndarray of shape (runs, n_species, n_particles[, 2])
         Positions at time 0, one independent system per run. In dimension 2
-        (``parameters.dimension == 2``) the last axis holds the coordinates.
+        (``parameters.dimension == 2``) the last axis contains the coordinates.
     parameters : ModelParameters
         Diffusion, interaction, kernel, nonlinearity and potential.
     model : {"skt", "drift"}
