@@ -11,6 +11,14 @@ from skt_lib.kernels import (  # noqa: E402
 )
 from skt_lib.nonlinearity import Nonlinearity  # noqa: E402
 from skt_lib.parameters import ModelParameters  # noqa: E402
+from skt_lib.pde import (  # noqa: E402
+    NonFiniteDensityError,
+    ParabolicityError,
+    PDESolution,
+    cell_centers,
+    gaussian_density,
+    solve_cross_diffusion,
+)
 from skt_lib.particles import (  # noqa: E402
     NonFiniteStateError,
     ParticleSimulation,
@@ -23,13 +31,19 @@ __all__ = [
     "BUMP_INTEGRAL_2D",
     "DensityEstimate",
     "ModelParameters",
+    "NonFiniteDensityError",
     "NonFiniteStateError",
+    "PDESolution",
+    "ParabolicityError",
     "Nonlinearity",
     "ParticleSimulation",
+    "cell_centers",
     "evaluate_kernel",
+    "gaussian_density",
     "histogram_density",
     "kernel_weights",
     "overlap_matrix",
     "sample_gaussian_initial",
     "simulate_particles",
+    "solve_cross_diffusion",
 ]

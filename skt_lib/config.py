@@ -351,3 +351,214 @@ def _output_times(values, final_time):
         msg = f"output_times: got {times}; expected strictly increasing times"
         raise ConfigError(msg)
     return times
+
+
+SOLVE_KEYS = {
+    "model": "required",
+    "equation": "required",
+    "dimension": 1,
+    "domain": "required",
+    "cells": "required",
+    "boundary": "no-flux",
+    "diffusion": "required",
+    "interaction": "required",
+    "radius": None,
+    "kernel_normalization": "unit-mass",
+    "nonlinearity": "linear",
+    "potential": "none",
+    "initial": "required",
+    "final_time": "required",
+    "output_times": None,
+    "method": "bdf2",
+    "time_step": None,
+    "tolerance": None,
+}
+SOLVE_MODELS = ("skt", "drift")
+EQUATIONS = ("local", "nonlocal")
+BOUNDARIES = ("no-flux", "periodic")
+METHODS = ("bdf2", "euler")
+
+
+@dataclass(frozen=True, eq=False)
+class SolveConfig:
+    """A validated PDE solve.
+
+    Attributes
+    ----------
+    model, equation, boundary, method : str
+        What to solve and how; see :func:`skt_lib.pde.solve_cross_diffusion`.
+    parameters : ModelParameters
+        Coefficients. Without ``radius`` in the file, ``radius`` is 1 and
+        unused (a local equation without cut-off).
+    domain : tuple of float
+        The interval ``(a, b)``.
+    cells : int
+        Number of finite-volume cells.
+    initial : list of dict
+        Per species ``{"mean", "variance", "mass"}`` or ``{"barenblatt": {"mass", "time"}}``.
+    final_time : float
+    output_times : ndarray of shape (n_times,)
+    time_step, tolerance : float or None
+        Solver settings.
+    radius_given : bool
+        Whether the file set ``radius``.
+    """
+
+    model: str
+    equation: str
+    boundary: str
+    method: str
+    parameters: ModelParameters
+    domain: tuple
+    cells: int
+    initial: list
+    final_time: float
+    output_times: np.ndarray
+    time_step: float | None
+    tolerance: float | None
+    radius_given: bool
+
+    def initial_density(self, x):
+        """Return the initial densities at the points ``x``, shape (n_species, cells)."""
+        from skt_lib.pde import barenblatt_density, gaussian_density
+
+        rows = []
+        for entry in self.initial:
+            if "barenblatt" in entry:
+                profile = entry["barenblatt"]
+                coefficient = float(self.parameters.interaction[0, 0])
+                rows.append(barenblatt_density(x, profile["mass"], profile["time"], coefficient))
+            else:
+                rows.append(gaussian_density(x, entry["mean"], entry["variance"],
+                                             mass=entry["mass"]))
+        return np.array(rows)
+
+    def resolved(self):
+        """Return the configuration with every default filled in, as plain data."""
+        potential = self.parameters.potential
+        return {
+            "model": self.model,
+            "equation": self.equation,
+            "dimension": 1,
+            "domain": list(self.domain),
+            "cells": self.cells,
+            "boundary": self.boundary,
+            "diffusion": self.parameters.diffusion.tolist(),
+            "interaction": self.parameters.interaction.tolist(),
+            "radius": self.parameters.radius if self.radius_given else None,
+            "kernel_normalization": self.parameters.normalization,
+            "nonlinearity": self.parameters.nonlinearity.to_config(),
+            "potential": "none" if potential == 0.0 else {"quadratic": potential},
+            "initial": [dict(entry) for entry in self.initial],
+            "final_time": self.final_time,
+            "output_times": self.output_times.tolist(),
+            "method": self.method,
+            "time_step": self.time_step,
+            "tolerance": self.tolerance,
+        }
+
+
+def parse_solve(data):
+    """Validate a PDE solve mapping and return a :class:`SolveConfig`."""
+    values = _fill_defaults(data, SOLVE_KEYS)
+
+    model = _choice(values, "model", SOLVE_MODELS)
+    equation = _choice(values, "equation", EQUATIONS)
+    boundary = _choice(values, "boundary", BOUNDARIES)
+    method = _choice(values, "method", METHODS)
+    dimension = values["dimension"]
+    if dimension != 1 or isinstance(dimension, bool):
+        msg = f"dimension: got {dimension!r}; the PDE solvers support dimension 1 only"
+        raise ConfigError(msg)
+    domain = _domain(values["domain"])
+    cells = _integer(values, "cells", minimum=2)
+
+    diffusion = _number_list(values, "diffusion", positive=True)
+    n_species = len(diffusion)
+    interaction = _matrix(values, "interaction", n_species)
+    normalization = _choice(values, "kernel_normalization", NORMALIZATIONS)
+    nonlinearity = _nonlinearity(values["nonlinearity"])
+    potential = _potential(values["potential"])
+    radius_given = values["radius"] is not None
+    if radius_given:
+        radius = _number(values, "radius", positive=True)
+    elif equation == "nonlocal" or nonlinearity.threshold is not None:
+        msg = "radius: missing; a nonlocal equation or a cut-off needs the radius eta > 0"
+        raise ConfigError(msg)
+    else:
+        radius = 1.0
+
+    initial = _pde_initial(values["initial"], n_species)
+    final_time = _number(values, "final_time", positive=True)
+    output_times = _output_times(values, final_time)
+    time_step = None if values["time_step"] is None else _number(values, "time_step",
+                                                                  positive=True)
+    tolerance = None if values["tolerance"] is None else _number(values, "tolerance",
+                                                                  positive=True)
+    if method == "euler" and time_step is None:
+        msg = "time_step: missing; method 'euler' takes fixed steps and needs time_step > 0"
+        raise ConfigError(msg)
+
+    parameters = ModelParameters(
+        diffusion=diffusion,
+        interaction=interaction,
+        radius=radius,
+        normalization=normalization,
+        nonlinearity=nonlinearity,
+        potential=potential,
+    )
+    return SolveConfig(
+        model=model, equation=equation, boundary=boundary, method=method,
+        parameters=parameters, domain=domain, cells=cells, initial=initial,
+        final_time=final_time, output_times=np.array(output_times), time_step=time_step,
+        tolerance=tolerance, radius_given=radius_given,
+    )
+
+
+def _domain(value):
+    if not isinstance(value, list) or len(value) != 2:
+        msg = f"domain: got {_describe(value)}; expected [a, b] with a < b"
+        raise ConfigError(msg)
+    lower = _check_number("domain[0]", value[0])
+    upper = _check_number("domain[1]", value[1])
+    if not lower < upper:
+        msg = f"domain: got {value!r}; expected [a, b] with a < b"
+        raise ConfigError(msg)
+    return (lower, upper)
+
+
+def _pde_initial(value, n_species):
+    if not isinstance(value, list) or len(value) != n_species:
+        msg = (
+            f"initial: got {value!r}; expected a list of {n_species} entries, one per species: "
+            "{mean: m, variance: v} with optional mass, or {barenblatt: {mass: M, time: t0}}"
+        )
+        raise ConfigError(msg)
+    entries = []
+    for i, entry in enumerate(value):
+        key = f"initial[{i}]"
+        if isinstance(entry, dict) and set(entry) == {"barenblatt"}:
+            if n_species != 1:
+                msg = f"{key}.barenblatt: the Barenblatt profile needs exactly one species"
+                raise ConfigError(msg)
+            profile = entry["barenblatt"]
+            if not isinstance(profile, dict) or set(profile) != {"mass", "time"}:
+                msg = f"{key}.barenblatt: got {profile!r}; expected {{mass: M, time: t0}}"
+                raise ConfigError(msg)
+            entries.append({"barenblatt": {
+                "mass": _check_number(f"{key}.barenblatt.mass", profile["mass"], positive=True),
+                "time": _check_number(f"{key}.barenblatt.time", profile["time"], positive=True),
+            }})
+            continue
+        if not isinstance(entry, dict) or not {"mean", "variance"} <= set(entry) or (
+            set(entry) - {"mean", "variance", "mass"}
+        ):
+            msg = (f"{key}: got {entry!r}; expected {{mean: m, variance: v}} with optional "
+                   "mass, or {barenblatt: {mass: M, time: t0}}")
+            raise ConfigError(msg)
+        entries.append({
+            "mean": _check_number(f"{key}.mean", entry["mean"]),
+            "variance": _check_number(f"{key}.variance", entry["variance"], positive=True),
+            "mass": _check_number(f"{key}.mass", entry.get("mass", 1.0), positive=True),
+        })
+    return entries

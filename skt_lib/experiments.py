@@ -146,25 +146,26 @@ def config_key(resolved):
 
 
 def save_result(result, path):
-    """Write ``times``, ``positions``, ``config`` and ``record`` to an ``.npz`` file.
+    """Write ``times``, ``positions``, ``config`` and ``record`` to an ``.npz`` file."""
+    config = result.record.get("config", {})
+    record = {key: value for key, value in result.record.items() if key != "config"}
+    write_npz_atomically(path, times=result.times, positions=result.positions,
+                         config=json.dumps(config), record=json.dumps(record, default=str))
 
-    The file is written under a temporary name and renamed, so an interrupted
-    write never leaves a truncated file at ``path``.
+
+def write_npz_atomically(path, **arrays):
+    """Write ``arrays`` to an ``.npz`` file under a temporary name, then rename it.
+
+    An interrupted write never leaves a truncated file at ``path``. The file
+    gets the mode that the umask gives a new file (``mkstemp`` alone gives
+    ``0600``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = result.record.get("config", {})
-    record = {key: value for key, value in result.record.items() if key != "config"}
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez(
-                stream,
-                times=result.times,
-                positions=result.positions,
-                config=np.array(json.dumps(config)),
-                record=np.array(json.dumps(record, default=str)),
-            )
+            np.savez(stream, **{key: np.asarray(value) for key, value in arrays.items()})
         os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:

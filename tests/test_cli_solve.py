@@ -1,0 +1,121 @@
+"""The command line contract of ``python -m skt_lib solve``."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from skt_lib.cli import EXIT_INVALID_INPUT, EXIT_NUMERICAL_FAILURE, main
+
+VALID = {
+    "model": "skt",
+    "equation": "local",
+    "domain": [-25.0, 25.0],
+    "cells": 256,
+    "boundary": "no-flux",
+    "diffusion": [1.0, 2.0],
+    "interaction": [[0, 355], [25, 0]],
+    "initial": [{"mean": -1.0, "variance": 2.0}, {"mean": 1.0, "variance": 2.0, "mass": 2.0}],
+    "final_time": 0.2,
+    "output_times": [0.1, 0.2],
+}
+
+
+def write_config(folder, config):
+    path = folder / "solve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def with_changes(**changes):
+    config = copy.deepcopy(VALID)
+    for key, value in changes.items():
+        if value is KeyError:
+            del config[key]
+        else:
+            config[key] = value
+    return config
+
+
+def test_solve_writes_contracted_arrays(tmp_path):
+    out = tmp_path / "pde.npz"
+    status = main(["solve", str(write_config(tmp_path, VALID)), "--out", str(out), "--quiet"])
+    assert status == 0
+    with np.load(out) as data:
+        x, times, density = data["x"], data["times"], data["density"]
+        config = json.loads(str(data["config"]))
+    assert x.shape == (256,)
+    assert np.array_equal(times, [0.1, 0.2])
+    assert density.shape == (2, 2, 256)
+    # Finite volumes with no-flux boundaries conserve each species' mass
+    # (1 and 2 here) up to round-off.
+    masses = density.sum(axis=2) * (x[1] - x[0])
+    np.testing.assert_allclose(masses, [[1.0, 2.0], [1.0, 2.0]], rtol=1e-12)
+    assert config["initial"][1]["mass"] == 2.0
+    assert config["initial"][0]["mass"] == 1.0
+    assert config["method"] == "bdf2"
+
+
+def test_nonlocal_drift_solves(tmp_path):
+    config = with_changes(model="drift", equation="nonlocal", radius=2.0)
+    out = tmp_path / "pde.npz"
+    assert main(["solve", str(write_config(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
+    with np.load(out) as data:
+        assert np.all(data["density"] >= 0)
+
+
+def test_ill_posed_local_drift_exits_3(tmp_path, capsys):
+    config = with_changes(model="drift")
+    out = tmp_path / "pde.npz"
+    status = main(["solve", str(write_config(tmp_path, config)), "--out", str(out)])
+    stderr = capsys.readouterr().err
+    assert status == EXIT_NUMERICAL_FAILURE
+    assert "parabolic" in stderr
+    assert "t = 0" in stderr
+    assert "nonlocal" in stderr
+    assert not out.exists()
+
+
+def test_barenblatt_initial_data(tmp_path):
+    config = with_changes(diffusion=[0.01], interaction=[[1.0]], domain=[-5.0, 5.0],
+                          initial=[{"barenblatt": {"mass": 1.0, "time": 0.5}}],
+                          final_time=0.1, output_times=KeyError)
+    out = tmp_path / "pde.npz"
+    assert main(["solve", str(write_config(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
+    with np.load(out) as data:
+        assert data["density"].shape == (1, 1, 256)
+
+
+INVALID = [
+    ("model", with_changes(model="heat"), "model"),
+    ("equation", with_changes(equation="fractional"), "equation"),
+    ("boundary", with_changes(boundary="dirichlet"), "boundary"),
+    ("cells zero", with_changes(cells=0), "cells"),
+    ("cells float", with_changes(cells=12.5), "cells"),
+    ("domain order", with_changes(domain=[5.0, -5.0]), "domain"),
+    ("domain length", with_changes(domain=[0.0]), "domain"),
+    ("nonlocal without radius", with_changes(equation="nonlocal"), "radius"),
+    ("negative mass", with_changes(initial=[{"mean": 0.0, "variance": 1.0, "mass": -1.0},
+                                            {"mean": 0.0, "variance": 1.0}]), "mass"),
+    ("barenblatt two species", with_changes(initial=[{"barenblatt": {"mass": 1, "time": 1}},
+                                                     {"mean": 0.0, "variance": 1.0}]),
+     "barenblatt"),
+    ("euler without step", with_changes(method="euler"), "time_step"),
+    ("negative tolerance", with_changes(tolerance=-1.0), "tolerance"),
+    ("unknown key", with_changes(particles=10), "particles"),
+    ("mass outside domain", with_changes(domain=[-3.0, 3.0]), "domain"),
+]
+
+
+@pytest.mark.parametrize(("case", "config", "key"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_solve_input_exits_2(tmp_path, capsys, case, config, key):
+    config_path = write_config(tmp_path, config)
+    out = tmp_path / "pde.npz"
+    status = main(["solve", str(config_path), "--out", str(out)])
+    stderr = capsys.readouterr().err.strip()
+    assert status == EXIT_INVALID_INPUT
+    assert key in stderr
+    assert len(stderr.splitlines()) == 1
+    assert not out.exists()
