@@ -1,6 +1,7 @@
 """Particles (5), intermediate SDE (6) and macroscopic SDE (8) on one probability space.
 
-The three systems of the two-step limit share their initial positions and
+The three systems of the two-step limit of Chen, Daus, Holzinger and Jüngel
+(2020) share their initial positions and
 their Brownian increments, particle by particle, as in the proofs of the
 error estimates between them:
 
@@ -50,11 +51,11 @@ class CoupledPaths:
     times : ndarray of shape (steps + 1,)
         Step times.
     sup_particle_intermediate : ndarray of shape (runs, n_species, particles)
-        ``sup_t |X - Xbar|^2`` per particle (Lemma 9 of the paper).
+        ``sup_t |X - Xbar|^2`` per particle, bounded by Lemma 9.
     sup_intermediate_macroscopic : ndarray of shape (runs, n_species, particles)
-        ``sup_t |Xbar - Xhat|^2`` (Lemma 10).
+        ``sup_t |Xbar - Xhat|^2``, bounded by Lemma 10.
     sup_particle_macroscopic : ndarray of shape (runs, n_species, particles)
-        ``sup_t |X - Xhat|^2`` (Theorem 5).
+        ``sup_t |X - Xhat|^2``, bounded by Theorem 5.
     final : dict
         Positions at the final time of ``"particle"``, ``"intermediate"`` and
         ``"macroscopic"``, each of shape (runs, n_species, particles).
@@ -74,8 +75,8 @@ class CoupledPaths:
 def _step_field_sde(x, z, out, pressure, lower, dx, diffusion, potential, h):
     """Advance ``dX = -c X dt + sqrt(2 sigma_i + 2 P_i(X)) dW`` by one step.
 
-    ``pressure`` has shape (n_species, cells) and holds ``P_i`` at the cell
-    centres ``lower + (k + 1/2) dx``; it is interpolated linearly.
+    ``pressure`` has shape (n_species, cells) and contains ``P_i`` at the cell
+    centres ``lower + (k + 1/2) dx``, interpolated linearly.
     """
     runs, n_species, n_particles = x.shape
     cells = pressure.shape[1]
@@ -136,9 +137,9 @@ def simulate_coupled(parameters, *, means, variances, particles, runs, time_step
         Euler-Maruyama step (intervals are split into equal steps no larger)
         and end time.
     domain : pair of float
-        PDE interval; it must hold the mass of the solutions up to the final
-        time (the solver rejects initial data that do not fit and warns when
-        mass reaches the boundary).
+        PDE interval. It must contain the mass of the solutions up to the
+        final time. The solver rejects initial data that do not fit, and it
+        warns when mass reaches the boundary.
     cells : int
         PDE cells.
     seed : int or None
