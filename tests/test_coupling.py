@@ -64,3 +64,19 @@ def test_invalid_arguments():
     with pytest.raises(ValueError, match="time_step"):
         simulate_coupled(parameters, **dict(SETTING, means=[0.0], variances=[0.2],
                                             time_step=-1.0))
+
+
+def test_estimate_error_known_values():
+    from skt_lib.coupling import estimate_error
+
+    values = np.zeros((4, 2, 3))
+    values[:, 0, 1] = [1.0, 2.0, 3.0, 4.0]
+    estimate = estimate_error(values)
+    # Per-run means are [1, 2, 3, 4] / 6; their mean is 2.5 / 6.
+    assert estimate.mean == pytest.approx(2.5 / 6)
+    assert estimate.mean_std_error == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 6 / 2)
+    # Particle 1 (summed over species) has mean 2.5 over runs; the others 0.
+    assert estimate.max_over_particles == pytest.approx(2.5)
+    assert estimate.max_std_error == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
+    with pytest.raises(ValueError, match="runs"):
+        estimate_error(np.zeros((1, 2, 3)))
