@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from skt_lib import _particle_kernels as kernels
 from skt_lib import _particle_kernels_2d as kernels_2d

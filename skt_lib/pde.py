@@ -156,7 +156,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from skt_lib import _pde_kernels as kernels
 from skt_lib._validation import (
