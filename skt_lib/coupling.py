@@ -223,9 +223,9 @@ class ErrorEstimate:
     Attributes
     ----------
     mean, mean_std_error : float
-        Average over runs, species and particles, and its standard error
-        (runs are independent; particles of one run are not, so the standard
-        error is taken over the per-run averages).
+        Average over runs, species and particles, and its standard error.
+        Runs are independent but the particles of one run are not, so the
+        standard error is taken over the per-run averages.
     max_over_particles, max_std_error : float
         ``max_k E(...)`` as in the statements of the error estimates: the
         expectation is estimated per particle index ``k`` (summed over

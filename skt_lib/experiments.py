@@ -105,7 +105,7 @@ def run_simulation(config, *, cache_dir=None, progress=None):
     -------
     ParticleSimulation
         ``record["config"]`` contains the resolved configuration and
-        ``record["cached"]`` tells whether the result came from the cache.
+        ``record["cached"]`` is True when the result came from the cache.
     """
     if not isinstance(config, SimulationConfig):
         config = parse_simulation(config)

@@ -85,7 +85,7 @@ def evaluate_kernel(x, *, strength=1.0, radius, normalization="unit-mass", dimen
     ----------
     x : array_like
         Points. In dimension 1 any shape; in dimension 2 the last axis has
-        length 2 and holds the coordinates.
+        length 2 and contains the coordinates.
     strength : float
         Interaction strength ``a_ij >= 0``.
     radius, normalization, dimension
