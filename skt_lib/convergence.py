@@ -71,6 +71,34 @@ def wasserstein2_to_density(sample, x, density, *, quantile_points=4096):
         Number of midpoint nodes of the quantile integral.
     """
     sample = np.sort(as_finite_array("sample", sample, ndim=1))
+    quantile_points = check_positive_int("quantile_points", quantile_points)
+    levels = (np.arange(quantile_points) + 0.5) / quantile_points
+    density_quantiles = piecewise_linear_quantiles(x, density, levels)
+    sample_quantiles = sample[np.minimum((levels * sample.size).astype(int), sample.size - 1)]
+    return float(np.sqrt(np.mean((density_quantiles - sample_quantiles) ** 2)))
+
+
+def piecewise_linear_cdf(x, density):
+    """Check a density given at grid points and return it with its distribution function.
+
+    The density is linear between the points ``x`` and zero outside
+    ``[x[0], x[-1]]``.
+
+    Parameters
+    ----------
+    x : array_like of shape (m,)
+        Strictly increasing grid points, ``m >= 2``.
+    density : array_like of shape (m,)
+        Nonnegative values with positive integral.
+
+    Returns
+    -------
+    x : ndarray of shape (m,)
+    density : ndarray of shape (m,)
+        Divided by its integral, so of mass 1.
+    cumulative : ndarray of shape (m,)
+        The distribution function at ``x`` (0 at ``x[0]``, 1 at ``x[-1]``).
+    """
     x = as_finite_array("x", x, ndim=1)
     density = as_finite_array("density", density, ndim=1)
     if x.shape != density.shape or x.size < 2:
@@ -82,22 +110,28 @@ def wasserstein2_to_density(sample, x, density, *, quantile_points=4096):
     if np.any(density < 0):
         msg = f"density must be >= 0, got minimum {density.min()!r}"
         raise ValueError(msg)
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
-    if cumulative[-1] <= 0:
+    mass = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
+    if mass[-1] <= 0:
         msg = "density must have a positive integral"
         raise ValueError(msg)
-    cumulative /= cumulative[-1]
-    quantile_points = check_positive_int("quantile_points", quantile_points)
-    levels = (np.arange(quantile_points) + 0.5) / quantile_points
-    density_quantiles = _invert_piecewise_linear_cdf(x, density, cumulative, levels)
-    sample_quantiles = sample[np.minimum((levels * sample.size).astype(int), sample.size - 1)]
-    return float(np.sqrt(np.mean((density_quantiles - sample_quantiles) ** 2)))
+    return x, density / mass[-1], mass / mass[-1]
 
 
-def _invert_piecewise_linear_cdf(x, density, cumulative, levels):
-    """Invert the CDF of a piecewise linear density exactly at ``levels``."""
+def piecewise_linear_quantiles(x, density, levels):
+    """Return the quantiles at ``levels`` of a density that is linear between grid points.
+
+    ``x`` and ``density`` are as in :func:`piecewise_linear_cdf`; ``levels``
+    are probabilities in ``[0, 1]``. The distribution function is inverted
+    exactly (a square root on each cell). The result has the shape of
+    ``levels``.
+    """
+    x, density, cumulative = piecewise_linear_cdf(x, density)
+    levels = np.asarray(levels, dtype=float)
+    if np.any(~np.isfinite(levels)) or np.any((levels < 0) | (levels > 1)):
+        msg = "levels must be probabilities in [0, 1]"
+        raise ValueError(msg)
     index = np.clip(np.searchsorted(cumulative, levels, side="right") - 1, 0, x.size - 2)
-    mass_needed = (levels - cumulative[index]) * _total_mass(x, density)
+    mass_needed = levels - cumulative[index]
     left = density[index]
     slope = (density[index + 1] - left) / (x[index + 1] - x[index])
     # Solve left * s + slope * s^2 / 2 = mass_needed for the offset s >= 0.
@@ -107,10 +141,6 @@ def _invert_piecewise_linear_cdf(x, density, cumulative, levels):
                           mass_needed / np.where(left > 0, left, 1.0))
     offset = np.clip(offset, 0.0, x[index + 1] - x[index])
     return x[index] + offset
-
-
-def _total_mass(x, density):
-    return float(np.sum(0.5 * (density[1:] + density[:-1]) * np.diff(x)))
 
 
 @dataclass(frozen=True)

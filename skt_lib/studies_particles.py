@@ -43,8 +43,9 @@ from skt_lib._validation import (
 )
 from skt_lib.convergence import (
     PowerLawFit,
-    _invert_piecewise_linear_cdf,
     fit_power_law,
+    piecewise_linear_cdf,
+    piecewise_linear_quantiles,
     wasserstein2,
     wasserstein2_to_density,
 )
@@ -319,29 +320,8 @@ def sample_from_density(x, density, size, rng):
     :func:`skt_lib.convergence.wasserstein2_to_density`, so a sample drawn
     here measures that function's Monte Carlo floor exactly.
     """
-    x, density, cumulative = _normalized_cdf(x, density)
     size = check_positive_int("size", size)
-    levels = rng.random(size)
-    return _invert_piecewise_linear_cdf(x, density, cumulative, levels)
-
-
-def _normalized_cdf(x, density):
-    x = as_finite_array("x", x, ndim=1)
-    density = as_finite_array("density", density, ndim=1)
-    if x.shape != density.shape or x.size < 2:
-        msg = f"x and density must have equal shapes of at least 2 points, got {x.shape} and {density.shape}"
-        raise ValueError(msg)
-    if np.any(np.diff(x) <= 0):
-        msg = "x must be strictly increasing"
-        raise ValueError(msg)
-    if np.any(density < 0):
-        msg = f"density must be >= 0, got minimum {density.min()!r}"
-        raise ValueError(msg)
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
-    if cumulative[-1] <= 0:
-        msg = "density must have a positive integral"
-        raise ValueError(msg)
-    return x, density, cumulative / cumulative[-1]
+    return piecewise_linear_quantiles(x, density, rng.random(size))
 
 
 def bin_probabilities(x, density, edges):
@@ -355,17 +335,16 @@ def bin_probabilities(x, density, edges):
     probabilities : ndarray of shape (bins,)
     outside : float
     """
-    x, density, cumulative = _normalized_cdf(x, density)
+    x, density, cumulative = piecewise_linear_cdf(x, density)
     edges = as_finite_array("edges", edges, ndim=1)
     if edges.size < 2 or np.any(np.diff(edges) <= 0):
         msg = f"edges must be at least 2 strictly increasing values, got {edges.tolist()}"
         raise ValueError(msg)
-    total = np.sum(0.5 * (density[1:] + density[:-1]) * np.diff(x))
     clipped = np.clip(edges, x[0], x[-1])
     index = np.clip(np.searchsorted(x, clipped, side="right") - 1, 0, x.size - 2)
     offset = clipped - x[index]
     slope = (density[index + 1] - density[index]) / (x[index + 1] - x[index])
-    partial = (density[index] * offset + 0.5 * slope * offset**2) / total
+    partial = density[index] * offset + 0.5 * slope * offset**2
     at_edges = np.clip(cumulative[index] + partial, 0.0, 1.0)
     probabilities = np.diff(at_edges)
     outside = float(max(0.0, 1.0 - (at_edges[-1] - at_edges[0])))
@@ -996,8 +975,7 @@ def free_motion_bias(setting, diffusion, *, potential=-1.0, quantile_points=2000
     finite_volume = np.empty(diffusion.size)
     combined = np.empty(diffusion.size)
     for i in range(diffusion.size):
-        grid, density, cumulative = _normalized_cdf(x, np.maximum(solution.density[-1, i], 0.0))
-        computed = _invert_piecewise_linear_cdf(grid, density, cumulative, levels)
+        computed = piecewise_linear_quantiles(x, np.maximum(solution.density[-1, i], 0.0), levels)
         exact = exact_mean[i] + math.sqrt(exact_variance[i]) * standard
         chain = chain_mean[i] + math.sqrt(chain_variance[i]) * standard
         finite_volume[i] = math.sqrt(np.mean((computed - exact) ** 2))

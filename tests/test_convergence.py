@@ -9,6 +9,7 @@ from skt_lib import ModelParameters, sample_gaussian_initial
 from skt_lib.convergence import (
     fit_power_law,
     gaussian_wasserstein2,
+    piecewise_linear_quantiles,
     strong_error_study,
     wasserstein2,
     wasserstein2_to_density,
@@ -64,6 +65,22 @@ def test_w2_to_density_rejects_bad_input():
         wasserstein2_to_density([0.5], x[::-1].copy(), np.ones(5))
     with pytest.raises(ValueError, match="empty"):
         wasserstein2([], [1.0])
+
+
+def test_piecewise_linear_quantiles_are_exact():
+    # Density 2x on [0, 1] (given at 3 points, unnormalised by a factor 5):
+    # the distribution function is x^2, so the quantile at p is sqrt(p).
+    levels = np.array([0.0, 0.01, 0.25, 0.5, 0.9, 1.0])
+    quantiles = piecewise_linear_quantiles([0.0, 0.5, 1.0], [0.0, 5.0, 10.0], levels)
+    np.testing.assert_allclose(quantiles, np.sqrt(levels), rtol=0, atol=1e-15)
+    # A density that vanishes on a middle cell: no quantile falls inside it.
+    quantiles = piecewise_linear_quantiles([0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 0.0, 1.0],
+                                           [0.25, 0.75])
+    np.testing.assert_allclose(quantiles, [1 - math.sqrt(0.5), 2 + math.sqrt(0.5)], atol=1e-15)
+    with pytest.raises(ValueError, match="levels must be probabilities"):
+        piecewise_linear_quantiles([0.0, 1.0], [1.0, 1.0], [1.5])
+    with pytest.raises(ValueError, match="positive integral"):
+        piecewise_linear_quantiles([0.0, 1.0], [0.0, 0.0], [0.5])
 
 
 def test_power_law_fit_recovers_rate():
