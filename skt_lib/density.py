@@ -22,13 +22,14 @@ class DensityEstimate:
     Attributes
     ----------
     edges : ndarray of shape (bins + 1,)
-        Bin edges.
-    density : ndarray of shape (n_species, bins)
-        Counts divided by (runs * N * bin width).
-    counts : ndarray of shape (n_species, bins)
-        Particle counts per bin, summed over runs.
+        Bin edges (along every axis in more than one dimension).
+    density : ndarray of shape (n_species, bins) or (n_species, bins, ..., bins)
+        Counts divided by (runs * N * cell volume); one axis of length
+        ``bins`` per space dimension.
+    counts : ndarray of the shape of ``density``
+        Particle counts per cell, summed over runs.
     outside_fraction : ndarray of shape (n_species,)
-        Fraction of the particles outside ``[edges[0], edges[-1]]``.
+        Fraction of the particles outside the window.
     total : int
         Particles per species over all runs (runs * N).
     """
@@ -48,6 +49,26 @@ class DensityEstimate:
     def width(self):
         """Bin width."""
         return self.edges[1] - self.edges[0]
+
+    @property
+    def dimension(self):
+        """Space dimension of the grid."""
+        return self.density.ndim - 1
+
+    @property
+    def cell_volume(self):
+        """Length, area or volume of one cell, ``width ** dimension``."""
+        return self.width**self.dimension
+
+
+def check_window(lower, upper, bins):
+    """Return ``lower``, ``upper`` and ``bins`` of a histogram window, or raise ``ValueError``."""
+    lower = check_real("lower", lower)
+    upper = check_real("upper", upper)
+    if upper <= lower:
+        msg = f"upper must be > lower, got lower={lower!r}, upper={upper!r}"
+        raise ValueError(msg)
+    return lower, upper, check_positive_int("bins", bins)
 
 
 @jit(parallel=True)
@@ -91,12 +112,7 @@ def histogram_density(positions, *, lower, upper, bins):
     summed afterwards, so no count is lost or depends on the thread count.
     """
     positions = as_finite_array("positions", positions, ndim=3)
-    lower = check_real("lower", lower)
-    upper = check_real("upper", upper)
-    if upper <= lower:
-        msg = f"upper must be > lower, got lower={lower!r}, upper={upper!r}"
-        raise ValueError(msg)
-    bins = check_positive_int("bins", bins)
+    lower, upper, bins = check_window(lower, upper, bins)
     runs, n_species, n_particles = positions.shape
     per_run = _count_per_run(np.ascontiguousarray(positions), lower, upper, bins)
     totals = per_run.sum(axis=0)
@@ -113,14 +129,18 @@ def overlap_matrix(estimate):
 
     For densities of mass 1, ``O_ij`` is 1 for identical densities and 0 for
     disjoint supports, so a smaller value means stronger segregation. The
-    diagonal holds each species' mass inside the window.
+    diagonal holds each species' mass inside the window. Works in any
+    dimension.
     """
+    if not isinstance(estimate, DensityEstimate):
+        msg = f"estimate must be a DensityEstimate, got {type(estimate).__name__}"
+        raise TypeError(msg)
     density = estimate.density
     n_species = density.shape[0]
     overlap = np.empty((n_species, n_species))
     for i in range(n_species):
         for j in range(n_species):
-            overlap[i, j] = np.minimum(density[i], density[j]).sum() * estimate.width
+            overlap[i, j] = np.minimum(density[i], density[j]).sum() * estimate.cell_volume
     return overlap
 
 
@@ -137,6 +157,9 @@ def density_modes(estimate, species, *, smoothing=1.0, min_relative_height=0.2):
     ndarray
         Positions of the maxima, increasing.
     """
+    if not isinstance(estimate, DensityEstimate) or estimate.dimension != 1:
+        msg = f"estimate must be a 1D DensityEstimate, got {type(estimate).__name__}"
+        raise TypeError(msg)
     smoothing = check_real("smoothing", smoothing)
     if smoothing <= 0:
         msg = f"smoothing must be > 0, got {smoothing!r}"

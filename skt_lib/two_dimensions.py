@@ -27,8 +27,8 @@ from skt_lib._validation import (
     check_choice,
     check_positive,
     check_positive_int,
-    check_real,
 )
+from skt_lib.density import DensityEstimate, check_window, overlap_matrix
 from skt_lib.experiments import config_key, load_result, save_result
 from skt_lib.kernels import NORMALIZATIONS
 from skt_lib.nonlinearity import Nonlinearity
@@ -58,46 +58,19 @@ SPECIES_COLORMAPS = ("Blues", "Reds", "Greens", "Purples")
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DensityEstimate2D:
+class DensityEstimate2D(DensityEstimate):
     """Histogram densities of each species on a uniform square grid.
 
-    Attributes
-    ----------
-    edges : ndarray of shape (bins + 1,)
-        Cell edges, the same along both axes.
-    density : ndarray of shape (n_species, bins, bins)
-        Counts divided by (runs * N * cell area). Index ``[i, ix, iy]`` is
-        species ``i`` in cell ``ix`` along the first coordinate and cell
-        ``iy`` along the second.
-    counts : ndarray of shape (n_species, bins, bins)
-        Particle counts per cell, summed over runs.
-    outside_fraction : ndarray of shape (n_species,)
-        Fraction of the particles outside the window ``[edges[0], edges[-1]]^2``.
-    total : int
-        Particles per species over all runs (runs * N).
+    The fields are those of :class:`skt_lib.density.DensityEstimate`, with
+    ``density`` and ``counts`` of shape (n_species, bins, bins): index
+    ``[i, ix, iy]`` is species ``i`` in cell ``ix`` along the first
+    coordinate and cell ``iy`` along the second.
     """
-
-    edges: np.ndarray
-    density: np.ndarray
-    counts: np.ndarray
-    outside_fraction: np.ndarray
-    total: int
-
-    @property
-    def centers(self):
-        """Cell centres along either axis, shape (bins,)."""
-        return 0.5 * (self.edges[1:] + self.edges[:-1])
-
-    @property
-    def width(self):
-        """Cell width."""
-        return self.edges[1] - self.edges[0]
 
     @property
     def cell_area(self):
         """Cell area, ``width ** 2``."""
-        return self.width**2
+        return self.cell_volume
 
 
 def check_positions_2d(positions):
@@ -131,12 +104,7 @@ def histogram_density_2d(positions, *, lower, upper, bins):
     DensityEstimate2D
     """
     positions = check_positions_2d(positions)
-    lower = check_real("lower", lower)
-    upper = check_real("upper", upper)
-    if upper <= lower:
-        msg = f"upper must be > lower, got lower={lower!r}, upper={upper!r}"
-        raise ValueError(msg)
-    bins = check_positive_int("bins", bins)
+    lower, upper, bins = check_window(lower, upper, bins)
     runs, n_species, n_particles, _ = positions.shape
     total = runs * n_particles
     edges = np.linspace(lower, upper, bins + 1)
@@ -168,13 +136,7 @@ def overlap_matrix_2d(estimate):
     if not isinstance(estimate, DensityEstimate2D):
         msg = f"estimate must be a DensityEstimate2D, got {type(estimate).__name__}"
         raise TypeError(msg)
-    density = estimate.density
-    n_species = density.shape[0]
-    overlap = np.empty((n_species, n_species))
-    for i in range(n_species):
-        for j in range(n_species):
-            overlap[i, j] = np.minimum(density[i], density[j]).sum() * estimate.cell_area
-    return overlap
+    return overlap_matrix(estimate)
 
 
 def gaussian_overlap_2d(means, variances, *, points=1201):
