@@ -13,7 +13,7 @@ import numpy as np
 from numba import prange
 
 from skt_lib._jit import jit
-from skt_lib._particle_kernels import DRIFT, SKT
+from skt_lib._particle_kernels import SKT
 from skt_lib.nonlinearity import apply_nonlinearity
 
 

@@ -30,7 +30,7 @@ from matplotlib.lines import Line2D
 from skt_lib._validation import as_finite_array, check_choice, check_positive_int
 from skt_lib.density import DensityEstimate, density_modes, histogram_density
 from skt_lib.experiments import PAPER_EXPERIMENTS
-from skt_lib.parameters import ModelParameters
+from skt_lib.parameters import ModelParameters, check_species_density
 from skt_lib.particles import ParticleSimulation
 from skt_lib.pde import (
     PDESolution,
@@ -426,17 +426,7 @@ def meanfield_diffusion_matrices(density, parameters):
     -------
     ndarray of shape (cells, n_species, n_species)
     """
-    if not isinstance(parameters, ModelParameters):
-        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
-        raise TypeError(msg)
-    density = as_finite_array("density", density, ndim=2)
-    if density.shape[0] != parameters.n_species:
-        msg = (f"density has {density.shape[0]} species (axis 0) but parameters describe "
-               f"{parameters.n_species}")
-        raise ValueError(msg)
-    if np.any(density < 0):
-        msg = f"density must be >= 0, got the minimum {density.min()!r}"
-        raise ValueError(msg)
+    density = check_species_density("density", density, parameters, nonnegative=True)
     matrices = density.T[:, :, None] * parameters.interaction[None, :, :]
     matrices += np.diag(parameters.diffusion)[None, :, :]
     return matrices

@@ -98,3 +98,33 @@ class ModelParameters:
             potential=self.potential,
             dimension=self.dimension,
         )
+
+
+def check_parameters(parameters):
+    """Return ``parameters`` if it is a :class:`ModelParameters`, or raise ``TypeError``."""
+    if not isinstance(parameters, ModelParameters):
+        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
+        raise TypeError(msg)
+    return parameters
+
+
+def check_species_density(name, density, parameters, *, nonnegative=False):
+    """Return ``density`` as a float array of shape (n_species, cells) that fits ``parameters``.
+
+    Raises ``TypeError`` when ``parameters`` is not a :class:`ModelParameters`
+    and ``ValueError`` naming ``name`` when the array is not finite and
+    two-dimensional, has another number of species along axis 0 than
+    ``parameters``, or (with ``nonnegative``) has a negative value.
+    """
+    check_parameters(parameters)
+    density = as_finite_array(name, density, ndim=2)
+    if density.shape[0] != parameters.n_species:
+        msg = (f"{name} has {density.shape[0]} species (axis 0) but parameters describe "
+               f"{parameters.n_species}")
+        raise ValueError(msg)
+    if nonnegative and np.any(density < 0):
+        species, cell = np.argwhere(density < 0)[0]
+        msg = (f"{name} must be >= 0, got {float(density[species, cell])!r} for species {species} "
+               f"in cell {cell}")
+        raise ValueError(msg)
+    return density

@@ -44,7 +44,7 @@ from skt_lib._validation import (
     check_positive,
     check_positive_int,
 )
-from skt_lib.parameters import ModelParameters
+from skt_lib.parameters import ModelParameters, check_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -288,9 +288,7 @@ def simulate_particles(
         the species and the outputs recorded so far.
     """
     check_choice("model", model, MODELS)
-    if not isinstance(parameters, ModelParameters):
-        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
-        raise TypeError(msg)
+    check_parameters(parameters)
     dimension = parameters.dimension
     positions = as_finite_array("initial_positions", initial_positions, ndim=2 + dimension)
     if dimension == 2 and positions.shape[-1] != 2:

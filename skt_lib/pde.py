@@ -167,7 +167,7 @@ from skt_lib._validation import (
     check_real,
 )
 from skt_lib.kernels import BUMP_INTEGRAL_1D, kernel_weights
-from skt_lib.parameters import ModelParameters
+from skt_lib.parameters import ModelParameters, check_parameters, check_species_density
 from skt_lib.particles import build_time_grid, check_output_times
 
 logger = logging.getLogger(__name__)
@@ -402,11 +402,7 @@ def kernel_convolution(density, parameters, *, domain, boundary="no-flux",
         Entry ``[i, j]`` is ``B_ij^eta * u_j`` at the cell centres.
     """
     _check_parameters(parameters)
-    density = as_finite_array("density", density, ndim=2)
-    if density.shape[0] != parameters.n_species:
-        msg = (f"density has {density.shape[0]} species (axis 0) but parameters describe "
-               f"{parameters.n_species}")
-        raise ValueError(msg)
+    density = check_species_density("density", density, parameters)
     a, b = check_domain(domain)
     check_choice("boundary", boundary, BOUNDARIES)
     convolution = _KernelConvolution(parameters, density.shape[1], (b - a) / density.shape[1],
@@ -554,9 +550,7 @@ def solve_cross_diffusion(
 
 
 def _check_parameters(parameters):
-    if not isinstance(parameters, ModelParameters):
-        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
-        raise TypeError(msg)
+    check_parameters(parameters)
     if parameters.dimension != 1:
         msg = f"the PDE solvers support dimension 1 only, got {parameters.dimension}"
         raise ValueError(msg)
@@ -572,19 +566,11 @@ def _validate_request(initial_density, parameters, *, system, equation, domain, 
     check_choice("boundary", boundary, BOUNDARIES)
     check_choice("method", method, METHODS)
     a, b = check_domain(domain)
-    density = as_finite_array("initial_density", initial_density, ndim=2)
+    density = check_species_density("initial_density", initial_density, parameters,
+                                    nonnegative=True)
     n_species, cells = density.shape
-    if n_species != parameters.n_species:
-        msg = (f"initial_density has {n_species} species (axis 0) but parameters describe "
-               f"{parameters.n_species}")
-        raise ValueError(msg)
     if cells < 3:
         msg = f"initial_density must have at least 3 cells (axis 1), got shape {density.shape}"
-        raise ValueError(msg)
-    if np.any(density < 0):
-        species, cell = np.argwhere(density < 0)[0]
-        msg = (f"initial_density must be >= 0, got {float(density[species, cell])!r} for species "
-               f"{species} in cell {cell}")
         raise ValueError(msg)
     masses = density.sum(axis=1)
     if np.any(masses <= 0):

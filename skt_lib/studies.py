@@ -41,7 +41,7 @@ from skt_lib._validation import (
     check_real,
 )
 from skt_lib.convergence import PowerLawFit, fit_power_law
-from skt_lib.parameters import ModelParameters
+from skt_lib.parameters import check_species_density
 from skt_lib.pde import PDESolution, check_domain, solve_cross_diffusion
 
 #: Second moment ``int s^2 B(s) ds / int B(s) ds`` of the bump
@@ -225,17 +225,7 @@ def interaction_to_diffusion_ratio(density, parameters):
     density : array_like of shape (n_species, cells)
     parameters : ModelParameters
     """
-    if not isinstance(parameters, ModelParameters):
-        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
-        raise TypeError(msg)
-    density = as_finite_array("density", density, ndim=2)
-    if density.shape[0] != parameters.n_species:
-        msg = (f"density has {density.shape[0]} species (axis 0) but parameters describe "
-               f"{parameters.n_species}")
-        raise ValueError(msg)
-    if np.any(density < 0):
-        msg = f"density must be >= 0, got minimum {float(density.min())!r}"
-        raise ValueError(msg)
+    density = check_species_density("density", density, parameters, nonnegative=True)
     arguments = parameters.interaction[:, :, None] * density[None, :, :]
     # The local system uses f without its cut-off.
     local_f = replace(parameters.nonlinearity, threshold=None)
@@ -529,10 +519,7 @@ def nonlocal_to_local_study(initial_density, parameters, *, domain, radii, final
     -------
     NonlocalToLocalStudy
     """
-    if not isinstance(parameters, ModelParameters):
-        msg = f"parameters must be a ModelParameters, got {type(parameters).__name__}"
-        raise TypeError(msg)
-    initial_density = as_finite_array("initial_density", initial_density, ndim=2)
+    initial_density = check_species_density("initial_density", initial_density, parameters)
     if initial_density.shape[1] < 3:
         msg = ("initial_density must have at least 3 cells (axis 1), got shape "
                f"{initial_density.shape}")
