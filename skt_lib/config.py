@@ -162,13 +162,9 @@ def parse_simulation(data):
     if dimension != 1 or isinstance(dimension, bool):
         msg = f"dimension: got {dimension!r}; the particle simulator supports dimension 1 only"
         raise ConfigError(msg)
-    diffusion = _number_list(values, "diffusion", positive=True)
-    n_species = len(diffusion)
-    interaction = _matrix(values, "interaction", n_species)
+    model_values = _model_values(values)
+    n_species = len(model_values["diffusion"])
     radius = _number(values, "radius", positive=True)
-    normalization = _choice(values, "kernel_normalization", NORMALIZATIONS)
-    nonlinearity = _nonlinearity(values["nonlinearity"])
-    potential = _potential(values["potential"])
 
     means, variances = _gaussians(values, n_species)
     particles = _integer(values, "particles", minimum=1)
@@ -189,17 +185,9 @@ def parse_simulation(data):
     else:
         seed = _integer(values, "seed", minimum=0)
 
-    parameters = ModelParameters(
-        diffusion=diffusion,
-        interaction=interaction,
-        radius=radius,
-        normalization=normalization,
-        nonlinearity=nonlinearity,
-        potential=potential,
-    )
     return SimulationConfig(
         model=model,
-        parameters=parameters,
+        parameters=ModelParameters(radius=radius, **model_values),
         means=np.array(means),
         variances=np.array(variances),
         particles=particles,
@@ -209,6 +197,18 @@ def parse_simulation(data):
         output_times=np.array(output_times),
         seed=seed,
     )
+
+
+def _model_values(values):
+    """Return the ModelParameters fields other than the radius, read from the shared keys."""
+    diffusion = _number_list(values, "diffusion", positive=True)
+    return {
+        "diffusion": diffusion,
+        "interaction": _matrix(values, "interaction", len(diffusion)),
+        "normalization": _choice(values, "kernel_normalization", NORMALIZATIONS),
+        "nonlinearity": _nonlinearity(values["nonlinearity"]),
+        "potential": _potential(values["potential"]),
+    }
 
 
 def _fill_defaults(data, schema):
@@ -473,16 +473,12 @@ def parse_solve(data):
     domain = _domain(values["domain"])
     cells = _integer(values, "cells", minimum=2)
 
-    diffusion = _number_list(values, "diffusion", positive=True)
-    n_species = len(diffusion)
-    interaction = _matrix(values, "interaction", n_species)
-    normalization = _choice(values, "kernel_normalization", NORMALIZATIONS)
-    nonlinearity = _nonlinearity(values["nonlinearity"])
-    potential = _potential(values["potential"])
+    model_values = _model_values(values)
+    n_species = len(model_values["diffusion"])
     radius_given = values["radius"] is not None
     if radius_given:
         radius = _number(values, "radius", positive=True)
-    elif equation == "nonlocal" or nonlinearity.threshold is not None:
+    elif equation == "nonlocal" or model_values["nonlinearity"].threshold is not None:
         msg = "radius: missing; a nonlocal equation or a cut-off needs the radius eta > 0"
         raise ConfigError(msg)
     else:
@@ -499,17 +495,9 @@ def parse_solve(data):
         msg = "time_step: missing; method 'euler' takes fixed steps and needs time_step > 0"
         raise ConfigError(msg)
 
-    parameters = ModelParameters(
-        diffusion=diffusion,
-        interaction=interaction,
-        radius=radius,
-        normalization=normalization,
-        nonlinearity=nonlinearity,
-        potential=potential,
-    )
     return SolveConfig(
         model=model, equation=equation, boundary=boundary, method=method,
-        parameters=parameters, domain=domain, cells=cells, initial=initial,
+        parameters=ModelParameters(radius=radius, **model_values), domain=domain, cells=cells, initial=initial,
         final_time=final_time, output_times=np.array(output_times), time_step=time_step,
         tolerance=tolerance, radius_given=radius_given,
     )
