@@ -129,8 +129,8 @@ def overlap_matrix(estimate):
 
     For densities of mass 1, ``O_ij`` is 1 for identical densities and 0 for
     disjoint supports, so a smaller value means stronger segregation. The
-    diagonal holds each species' mass inside the window. Works in any
-    dimension.
+    diagonal contains each species' mass inside the window. The estimate may
+    be of any dimension.
     """
     if not isinstance(estimate, DensityEstimate):
         msg = f"estimate must be a DensityEstimate, got {type(estimate).__name__}"

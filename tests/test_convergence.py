@@ -68,7 +68,7 @@ def test_w2_to_density_rejects_bad_input():
 
 
 def test_piecewise_linear_quantiles_are_exact():
-    # Density 2x on [0, 1] (given at 3 points, unnormalised by a factor 5):
+    # Density 2x on [0, 1], given at 3 points as five times that density:
     # the distribution function is x^2, so the quantile at p is sqrt(p).
     levels = np.array([0.0, 0.01, 0.25, 0.5, 0.9, 1.0])
     quantiles = piecewise_linear_quantiles([0.0, 0.5, 1.0], [0.0, 5.0, 10.0], levels)
