@@ -60,17 +60,48 @@ def check_choice(name, value, allowed):
     return value
 
 
+def check_bool(name, value):
+    """Return ``value`` if it is ``True`` or ``False``, or raise ``TypeError`` naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"{name} must be True or False, got {value!r} of type {type(value).__name__}"
+        raise TypeError(msg)
+    return bool(value)
+
+
+def _short_repr(value, limit=200):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def as_finite_array(name, value, *, ndim=None):
-    """Convert ``value`` to a float64 array, rejecting non-numeric or non-finite entries."""
-    try:
-        array = np.array(value, dtype=float)
-    except (TypeError, ValueError) as error:
-        msg = f"{name} must contain only numbers, got {value!r}"
-        raise TypeError(msg) from error
+    """Convert ``value`` to a float64 array, rejecting non-numeric or non-finite entries.
+
+    Strings, complex numbers and objects that are not numbers raise
+    ``TypeError``. A non-finite entry raises ``ValueError`` with its index and
+    the number of such entries, not the whole array.
+    """
+    if isinstance(value, (str, bytes)):
+        kind = "U"
+    else:
+        try:
+            kind = np.asarray(value).dtype.kind
+        except ValueError as error:
+            msg = f"{name} must be a rectangular array of numbers, got {_short_repr(value)}"
+            raise ValueError(msg) from error
+    if kind not in "biuf":
+        description = "complex numbers" if kind == "c" else "no numbers"
+        msg = (f"{name} must contain only real numbers, got {description}: "
+               f"{_short_repr(value)} of type {type(value).__name__}")
+        raise TypeError(msg)
+    array = np.array(value, dtype=float)
     if ndim is not None and array.ndim != ndim:
         msg = f"{name} must be a {ndim}-dimensional array, got shape {array.shape}"
         raise ValueError(msg)
-    if not np.all(np.isfinite(array)):
-        msg = f"{name} must contain only finite numbers, got {value!r}"
+    bad = ~np.isfinite(array)
+    if np.any(bad):
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {first}" if first else ""
+        msg = (f"{name} must contain only finite numbers, got {float(array[first])!r}{where} "
+               f"({int(bad.sum())} non-finite of {array.size} entries)")
         raise ValueError(msg)
     return array

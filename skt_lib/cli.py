@@ -3,14 +3,16 @@
 ``simulate`` runs a particle experiment, ``solve`` a cross-diffusion PDE.
 Exit status: 0 on success; 2 for invalid input (configuration, arguments,
 output path), with one message naming the key; 3 when the run failed
-numerically: a non-finite state, whose earlier outputs are written to
-``RESULT.partial.npz``, or a local PDE that lost parabolicity. Invalid input
-never writes an output file.
+numerically: a non-finite state, a local PDE that lost parabolicity after
+the start, or adaptive steps that became too small. The outputs recorded
+before such a failure are written to ``RESULT.partial.npz``. Invalid input
+never writes an output file. Warnings are printed as one line each.
 """
 
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from skt_lib import __version__
@@ -73,9 +75,17 @@ def main(argv=None):
     """Run the command line and return the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if args.command == "solve":
-        return _solve(args)
-    return _simulate(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        if args.command == "solve":
+            return _solve(args)
+        return _simulate(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line, without the source location."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 def _output_path_problem(text):
@@ -83,6 +93,8 @@ def _output_path_problem(text):
     out = Path(text)
     if not text.endswith(".npz"):
         return f"--out: got {text!r}; the result file name must end in .npz"
+    if out.parent.exists() and not out.parent.is_dir():
+        return f"--out: {str(out.parent)!r} is a file, not a folder"
     if not out.parent.is_dir():
         return f"--out: folder {str(out.parent)!r} does not exist; create it first"
     if out.is_dir():
@@ -125,6 +137,7 @@ def _solve(args):
     from skt_lib.pde import (
         NonFiniteDensityError,
         ParabolicityError,
+        StepSizeError,
         cell_centers,
         solve_cross_diffusion,
     )
@@ -140,22 +153,24 @@ def _solve(args):
     progress = {"auto": None, "on": True, "off": False}[args.progress]
     x = cell_centers(config.domain, config.cells)
     try:
+        initial_density = config.initial_density(x)
+    except ConfigError as error:
+        return _invalid(f"invalid configuration {args.config}: {error}")
+    try:
         solution = solve_cross_diffusion(
-            config.initial_density(x), config.parameters, system=config.model,
+            initial_density, config.parameters, system=config.model,
             equation=config.equation, domain=config.domain, boundary=config.boundary,
             final_time=config.final_time, output_times=config.output_times,
             method=config.method, time_step=config.time_step, tolerance=config.tolerance,
-            progress=progress,
+            whole_line=config.whole_line, progress=progress,
         )
-    except ParabolicityError as error:
+    except (ParabolicityError, NonFiniteDensityError, StepSizeError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_NUMERICAL_FAILURE
-    except NonFiniteDensityError as error:
-        partial_path = out.with_name(out.stem + ".partial.npz")
-        _save_solution(error.partial, partial_path, config.resolved())
-        print(f"error: {error}", file=sys.stderr)
-        print(f"error: the outputs recorded before the failure are in {partial_path}",
-              file=sys.stderr)
+        if error.partial is not None and error.partial.times.size > 0:
+            partial_path = out.with_name(out.stem + ".partial.npz")
+            _save_solution(error.partial, partial_path, config.resolved())
+            print(f"error: the outputs recorded before the failure are in {partial_path}",
+                  file=sys.stderr)
         return EXIT_NUMERICAL_FAILURE
     except ValueError as error:
         # Inputs that only the solver can check, such as a domain that does

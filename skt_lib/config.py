@@ -20,6 +20,7 @@ from skt_lib.kernels import NORMALIZATIONS
 from skt_lib.nonlinearity import Nonlinearity
 from skt_lib.parameters import ModelParameters
 from skt_lib.particles import MODELS, check_run_size
+from skt_lib.pde import DEFAULT_TOLERANCE, MAX_CELLS, MIN_TOLERANCE
 
 SIMULATION_KEYS = {
     "model": "required",
@@ -372,6 +373,7 @@ SOLVE_KEYS = {
     "method": "bdf2",
     "time_step": None,
     "tolerance": None,
+    "whole_line": True,
 }
 SOLVE_MODELS = ("skt", "drift")
 EQUATIONS = ("local", "nonlocal")
@@ -402,6 +404,9 @@ class SolveConfig:
         Solver settings.
     radius_given : bool
         Whether the file set ``radius``.
+    whole_line : bool
+        Whether the no-flux interval stands for the whole line (the solver
+        then checks that no mass reaches its ends).
     """
 
     model: str
@@ -417,20 +422,27 @@ class SolveConfig:
     time_step: float | None
     tolerance: float | None
     radius_given: bool
+    whole_line: bool = True
 
     def initial_density(self, x):
         """Return the initial densities at the points ``x``, shape (n_species, cells)."""
         from skt_lib.pde import barenblatt_density, gaussian_density
 
         rows = []
-        for entry in self.initial:
+        for i, entry in enumerate(self.initial):
             if "barenblatt" in entry:
                 profile = entry["barenblatt"]
                 coefficient = float(self.parameters.interaction[0, 0])
                 rows.append(barenblatt_density(x, profile["mass"], profile["time"], coefficient))
-            else:
-                rows.append(gaussian_density(x, entry["mean"], entry["variance"],
-                                             mass=entry["mass"]))
+                continue
+            row = gaussian_density(x, entry["mean"], entry["variance"], mass=entry["mass"])
+            if not row.sum() > 0:
+                msg = (f"initial[{i}]: the Gaussian with mean {entry['mean']!r} and variance "
+                       f"{entry['variance']!r} is zero at every cell centre of the domain "
+                       f"{list(self.domain)} with {self.cells} cells; move the mean into the "
+                       "domain, widen the variance or refine the cells")
+                raise ConfigError(msg)
+            rows.append(row)
         return np.array(rows)
 
     def resolved(self):
@@ -454,8 +466,15 @@ class SolveConfig:
             "output_times": self.output_times.tolist(),
             "method": self.method,
             "time_step": self.time_step,
-            "tolerance": self.tolerance,
+            "tolerance": self.effective_tolerance(),
+            "whole_line": self.whole_line,
         }
+
+    def effective_tolerance(self):
+        """Return the tolerance of adaptive steps, or ``None`` for fixed steps."""
+        if self.method == "euler" or (self.time_step is not None and self.tolerance is None):
+            return None
+        return DEFAULT_TOLERANCE if self.tolerance is None else self.tolerance
 
 
 def parse_solve(data):
@@ -468,10 +487,14 @@ def parse_solve(data):
     method = _choice(values, "method", METHODS)
     dimension = values["dimension"]
     if dimension != 1 or isinstance(dimension, bool):
-        msg = f"dimension: got {dimension!r}; the PDE solvers support dimension 1 only"
+        msg = (f"dimension: got {_describe(dimension)}; the PDE solvers support only the "
+               "integer 1")
         raise ConfigError(msg)
     domain = _domain(values["domain"])
-    cells = _integer(values, "cells", minimum=2)
+    cells = _integer(values, "cells", minimum=3)
+    if cells > MAX_CELLS:
+        msg = f"cells: got {cells}; at most {MAX_CELLS} cells are allowed"
+        raise ConfigError(msg)
 
     model_values = _model_values(values)
     n_species = len(model_values["diffusion"])
@@ -491,15 +514,28 @@ def parse_solve(data):
                                                                   positive=True)
     tolerance = None if values["tolerance"] is None else _number(values, "tolerance",
                                                                   positive=True)
+    if tolerance is not None and not MIN_TOLERANCE <= tolerance < 1.0:
+        msg = (f"tolerance: got {tolerance!r}; expected a relative error per step in "
+               f"[{MIN_TOLERANCE:g}, 1)")
+        raise ConfigError(msg)
     if method == "euler" and time_step is None:
         msg = "time_step: missing; method 'euler' takes fixed steps and needs time_step > 0"
+        raise ConfigError(msg)
+    whole_line = values["whole_line"]
+    if not isinstance(whole_line, bool):
+        msg = f"whole_line: got {_describe(whole_line)}; expected true or false"
+        raise ConfigError(msg)
+    if any("barenblatt" in entry for entry in initial) and not model_values["interaction"][0][0] > 0:
+        msg = (f"interaction: got {model_values['interaction']!r}; the Barenblatt profile of "
+               "d_t u = a d_xx(u^2) needs a = interaction[0][0] > 0")
         raise ConfigError(msg)
 
     return SolveConfig(
         model=model, equation=equation, boundary=boundary, method=method,
-        parameters=ModelParameters(radius=radius, **model_values), domain=domain, cells=cells, initial=initial,
-        final_time=final_time, output_times=np.array(output_times), time_step=time_step,
-        tolerance=tolerance, radius_given=radius_given,
+        parameters=ModelParameters(radius=radius, **model_values), domain=domain,
+        cells=cells, initial=initial, final_time=final_time,
+        output_times=np.array(output_times), time_step=time_step, tolerance=tolerance,
+        radius_given=radius_given, whole_line=whole_line,
     )
 
 

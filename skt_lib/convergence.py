@@ -71,6 +71,9 @@ def wasserstein2_to_density(sample, x, density, *, quantile_points=4096):
         Number of midpoint nodes of the quantile integral.
     """
     sample = np.sort(as_finite_array("sample", sample, ndim=1))
+    if sample.size == 0:
+        msg = "sample must not be empty"
+        raise ValueError(msg)
     quantile_points = check_positive_int("quantile_points", quantile_points)
     levels = (np.arange(quantile_points) + 0.5) / quantile_points
     density_quantiles = piecewise_linear_quantiles(x, density, levels)
@@ -108,7 +111,8 @@ def piecewise_linear_cdf(x, density):
         msg = "x must be strictly increasing"
         raise ValueError(msg)
     if np.any(density < 0):
-        msg = f"density must be >= 0, got minimum {density.min()!r}"
+        index = int(np.flatnonzero(density < 0)[0])
+        msg = f"density must be >= 0, got {float(density[index])!r} at index {index}"
         raise ValueError(msg)
     mass = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
     if mass[-1] <= 0:
@@ -126,9 +130,11 @@ def piecewise_linear_quantiles(x, density, levels):
     ``levels``.
     """
     x, density, cumulative = piecewise_linear_cdf(x, density)
-    levels = np.asarray(levels, dtype=float)
-    if np.any(~np.isfinite(levels)) or np.any((levels < 0) | (levels > 1)):
-        msg = "levels must be probabilities in [0, 1]"
+    levels = as_finite_array("levels", levels)
+    outside = (levels < 0) | (levels > 1)
+    if np.any(outside):
+        msg = (f"levels must be probabilities in [0, 1], got "
+               f"{float(levels[outside].flat[0])!r}")
         raise ValueError(msg)
     index = np.clip(np.searchsorted(cumulative, levels, side="right") - 1, 0, x.size - 2)
     mass_needed = levels - cumulative[index]

@@ -161,6 +161,7 @@ from tqdm import tqdm
 from skt_lib import _pde_kernels as kernels
 from skt_lib._validation import (
     as_finite_array,
+    check_bool,
     check_choice,
     check_positive,
     check_positive_int,
@@ -179,6 +180,18 @@ METHODS = ("bdf2", "euler")
 
 #: Default relative L1 error per adaptive step.
 DEFAULT_TOLERANCE = 1e-4
+#: Smallest accepted tolerance. The round-off of the linear solves changed the
+#: mass by about 1e-14 per step on 4096 cells, so a smaller tolerance would
+#: mostly measure round-off (an estimate).
+MIN_TOLERANCE = 1e-12
+#: An adaptive step below this fraction of the final time stops the run,
+#: because the time would no longer advance visibly in double precision.
+MIN_RELATIVE_STEP = 1e-12
+#: Largest number of cells, and of fixed steps, of one solve.
+MAX_CELLS = 2**21
+MAX_FIXED_STEPS = 10**7
+#: Largest number of stored values (output times x species x cells): 2 GiB of float64.
+MAX_STORED_VALUES = 2**28
 #: Fraction of the cells, at each end, that counts as the boundary layer.
 BOUNDARY_LAYER = 0.02
 #: Fraction of a species' mass in the boundary layer above which a no-flux
@@ -215,14 +228,38 @@ class ParabolicityError(ValueError):
         Centres of the first and the last cell that are not parabolic.
     smallest_real_part : float
         Smallest real part of an eigenvalue of the diffusion matrix there.
+    partial : PDESolution or None
+        The outputs stored before the failure (``None`` when the initial
+        density already fails).
     """
 
-    def __init__(self, message, *, time, position, interval, smallest_real_part):
+    def __init__(self, message, *, time, position, interval, smallest_real_part, partial=None):
         super().__init__(message)
         self.time = time
         self.position = position
         self.interval = interval
         self.smallest_real_part = smallest_real_part
+        self.partial = partial
+
+
+class StepSizeError(RuntimeError):
+    """Adaptive steps became too small for the run to advance.
+
+    Attributes
+    ----------
+    time : float
+        Time reached when the step size fell below the limit.
+    step_size : float
+        The last step size tried.
+    partial : PDESolution
+        The outputs stored before the failure.
+    """
+
+    def __init__(self, message, *, time, step_size, partial):
+        super().__init__(message)
+        self.time = time
+        self.step_size = step_size
+        self.partial = partial
 
 
 class NonFiniteDensityError(FloatingPointError):
@@ -402,9 +439,13 @@ def kernel_convolution(density, parameters, *, domain, boundary="no-flux",
         Entry ``[i, j]`` is ``B_ij^eta * u_j`` at the cell centres.
     """
     _check_parameters(parameters)
-    density = check_species_density("density", density, parameters)
+    density = check_species_density("density", density, parameters, nonnegative=True)
+    if density.shape[1] < 3:
+        msg = f"density must have at least 3 cells (axis 1), got shape {density.shape}"
+        raise ValueError(msg)
     a, b = check_domain(domain)
     check_choice("boundary", boundary, BOUNDARIES)
+    check_bool("renormalize_kernel", renormalize_kernel)
     convolution = _KernelConvolution(parameters, density.shape[1], (b - a) / density.shape[1],
                                      periodic=boundary == "periodic",
                                      renormalize=renormalize_kernel)
@@ -514,13 +555,24 @@ def solve_cross_diffusion(
                 f"domain {tuple(request['domain'])} does not contain the initial mass: species "
                 f"{species} (0-based) has a fraction {fraction:.3g} of its mass in the outer "
                 f"{BOUNDARY_LAYER:.0%} of the interval (more than {BOUNDARY_MASS_FRACTION:g}); "
-                "widen the domain, or pass whole_line=False for a problem posed on the interval"
+                "widen the domain, or set whole_line to false for a problem posed on the interval "
+                "itself"
             )
             raise ValueError(msg)
     discretization.check_parabolicity(u0, 0.0)
+    if not np.isfinite(discretization.rhs(u0)).all():
+        msg = (
+            "the time derivative of initial_density is not finite: the coefficients "
+            f"(largest diffusion {parameters.diffusion.max():.3g}, largest interaction "
+            f"{parameters.interaction.max():.3g}), the nonlinearity f or the densities "
+            f"(largest {u0.max():.3g}) overflow double precision; rescale the problem"
+        )
+        raise ValueError(msg)
 
     started = clock.perf_counter()
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if progress is not None:
+        check_bool("progress", progress)
+    show = sys.stderr.isatty() if progress is None else progress
     integrator = _Integrator(discretization, request, monitor)
     with tqdm(total=request["final_time"], disable=not show,
               desc=f"{equation} {system} PDE") as bar:
@@ -569,8 +621,9 @@ def _validate_request(initial_density, parameters, *, system, equation, domain, 
     density = check_species_density("initial_density", initial_density, parameters,
                                     nonnegative=True)
     n_species, cells = density.shape
-    if cells < 3:
-        msg = f"initial_density must have at least 3 cells (axis 1), got shape {density.shape}"
+    if not 3 <= cells <= MAX_CELLS:
+        msg = (f"initial_density must have between 3 and {MAX_CELLS} cells (axis 1), got shape "
+               f"{density.shape}")
         raise ValueError(msg)
     masses = density.sum(axis=1)
     if np.any(masses <= 0):
@@ -585,12 +638,19 @@ def _validate_request(initial_density, parameters, *, system, equation, domain, 
     if output_times is None:
         output_times = [final_time]
     output_times = check_output_times(output_times, final_time)
+    stored = output_times.size * n_species * cells
+    if stored > MAX_STORED_VALUES:
+        msg = (f"{output_times.size} output times x {n_species} species x {cells} cells = "
+               f"{stored} stored values, more than {MAX_STORED_VALUES} (2 GiB); request fewer "
+               "output times or cells")
+        raise ValueError(msg)
     if time_step is not None:
         time_step = check_positive("time_step", time_step)
     if tolerance is not None:
         tolerance = check_positive("tolerance", tolerance)
-        if tolerance >= 1.0:
-            msg = f"tolerance must be < 1 (a relative L1 error per step), got {tolerance!r}"
+        if not MIN_TOLERANCE <= tolerance < 1.0:
+            msg = (f"tolerance must lie in [{MIN_TOLERANCE:g}, 1) (a relative L1 error per "
+                   f"step), got {tolerance!r}")
             raise ValueError(msg)
     if max_time_step is not None:
         max_time_step = check_positive("max_time_step", max_time_step)
@@ -605,10 +665,12 @@ def _validate_request(initial_density, parameters, *, system, equation, domain, 
     adaptive = method == "bdf2" and (tolerance is not None or time_step is None)
     if adaptive and tolerance is None:
         tolerance = DEFAULT_TOLERANCE
-    for name, value in (("whole_line", whole_line), ("renormalize_kernel", renormalize_kernel)):
-        if not isinstance(value, bool):
-            msg = f"{name} must be True or False, got {value!r}"
-            raise TypeError(msg)
+    if not adaptive and final_time / time_step + output_times.size > MAX_FIXED_STEPS:
+        msg = (f"final_time / time_step = {final_time / time_step:.3g} fixed steps; at most "
+               f"{MAX_FIXED_STEPS:.0e} are allowed, so raise time_step or use adaptive steps")
+        raise ValueError(msg)
+    check_bool("whole_line", whole_line)
+    check_bool("renormalize_kernel", renormalize_kernel)
     return {
         "density": np.ascontiguousarray(density),
         "cells": cells,
@@ -737,7 +799,9 @@ class _Discretization:
                                 self.diag, self.upper)
         solution = kernels.solve_block_tridiagonal(self.lower, self.diag, self.upper, target,
                                                    self.periodic)
-        solution *= (masses / solution.sum(axis=1))[:, None]
+        # A failed solve can sum to zero or NaN; the caller checks finiteness.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            solution *= (masses / solution.sum(axis=1))[:, None]
         return solution
 
     def newton_update(self, u, alpha, h, target):
@@ -756,20 +820,39 @@ class _Discretization:
         margins = np.empty(self.cells)
         kernels.parabolicity_margins(self.system_code, u, self.diffusion, self.interaction,
                                      *self.nonlinearity, margins)
+        if not np.isfinite(margins).all():
+            cell = int(np.flatnonzero(~np.isfinite(margins))[0])
+            msg = (
+                f"the eigenvalues of the diffusion matrix at t = {time_value:.6g}, x = "
+                f"{self.x[cell]:.4g} overflow double precision: the coefficients (largest "
+                f"diffusion {self.diffusion.max():.3g}, largest interaction "
+                f"{self.interaction.max():.3g}), the nonlinearity f or the densities (largest "
+                f"{u.max():.3g}) are too large; rescale the problem"
+            )
+            raise ValueError(msg)
         bad = np.flatnonzero(margins <= 0.0)
         if bad.size == 0:
             return
         worst = bad[np.argmin(margins[bad])]
         interval = (float(self.x[bad[0]]), float(self.x[bad[-1]]))
         name = "SKT" if self.system == "skt" else "mean-field (drift)"
+        if bad.size == 1:
+            where = f"1 cell at x = {interval[0]:.4g} has"
+        else:
+            where = (f"{bad.size} cells between x = {interval[0]:.4g} and "
+                     f"x = {interval[1]:.4g} have")
+        if np.any(self.interaction != 0.0):
+            remedy = ("This is backward diffusion, for which the problem is ill-posed. Solve "
+                      "the nonlocal form (equation='nonlocal') with the same radius, or reduce "
+                      "the interaction or the densities")
+        else:
+            remedy = ("Without interaction this means a diffusion coefficient too small for "
+                      "double precision; raise it")
         msg = (
             f"the local {name} system is not parabolic at t = {time_value:.6g}: its diffusion "
             f"matrix has an eigenvalue with real part {margins[worst]:.4g} at x = "
-            f"{self.x[worst]:.4g}, and {bad.size} cells between x = {interval[0]:.4g} and "
-            f"x = {interval[1]:.4g} have an eigenvalue with non-positive real part. This is "
-            "backward diffusion, for which the problem is ill-posed. Solve the nonlocal form "
-            "(equation='nonlocal') with the same radius, or reduce the interaction or the "
-            "densities"
+            f"{self.x[worst]:.4g}, and {where} an eigenvalue with non-positive real part. "
+            + remedy
         )
         raise ParabolicityError(msg, time=float(time_value), position=float(self.x[worst]),
                                 interval=interval, smallest_real_part=float(margins[worst]))
@@ -1007,7 +1090,12 @@ class _Integrator:
 
     def _accept(self, u_new, time_value, h, step_index, bar):
         self._check_finite(u_new, step_index, time_value)
-        self.discretization.check_parabolicity(u_new, time_value)
+        try:
+            self.discretization.check_parabolicity(u_new, time_value)
+        except ParabolicityError as error:
+            error.partial = self._partial(step_index)
+            error.args = (f"{error.args[0]}. {self._kept_note()}",)
+            raise
         if self.monitor is not None:
             self.monitor.observe(u_new, time_value)
         self.record["steps"] = step_index
@@ -1022,21 +1110,30 @@ class _Integrator:
         if finite.all():
             return
         species = int(np.flatnonzero(~finite)[0])
+        msg = (
+            f"non-finite density at step {step_index} (t = {time_value:.6g}) in species "
+            f"{species} (0-based); the coefficients may overflow for these data. "
+            f"{self._kept_note()}"
+        )
+        raise NonFiniteDensityError(msg, step=step_index, time=time_value, species=species,
+                                    partial=self._partial(step_index))
+
+    def _kept_note(self):
+        """Return the sentence that counts the outputs a failure keeps."""
+        if self.outputs_done == 1:
+            return "1 earlier output is kept in the error's partial attribute"
+        return f"{self.outputs_done} earlier outputs are kept in the error's partial attribute"
+
+    def _partial(self, failed_step):
+        """Return the outputs stored so far as a :class:`PDESolution`."""
         disc = self.discretization
-        partial = PDESolution(
+        return PDESolution(
             x=disc.x, times=self.output_times[: self.outputs_done].copy(),
             density=self.stored[: self.outputs_done].copy(), system=disc.system,
             equation=disc.equation, boundary="periodic" if disc.periodic else "no-flux",
             domain=self.request["domain"], parameters=disc.parameters,
-            record=dict(self.record, failed_step=step_index),
+            record=dict(self.record, failed_step=failed_step),
         )
-        msg = (
-            f"non-finite density at step {step_index} (t = {time_value:.6g}) in species "
-            f"{species} (0-based); the coefficients may overflow for these data. "
-            f"{self.outputs_done} earlier outputs are kept in error.partial"
-        )
-        raise NonFiniteDensityError(msg, step=step_index, time=time_value, species=species,
-                                    partial=partial)
 
     def _run_fixed(self, u0, final_time, bar):
         steps, _ = build_time_grid(final_time, self.request["time_step"],
@@ -1081,6 +1178,8 @@ class _Integrator:
                     step = remaining
                 elif 2.0 * step > remaining:
                     step = 0.5 * remaining
+                if not step >= MIN_RELATIVE_STEP * final_time:
+                    self._stop_small_step(step, time_value, step_index)
                 u_new, order, error, new_derivative = self.attempt(
                     u, u_previous, step, h_previous, derivative)
                 if error is None:
@@ -1092,10 +1191,8 @@ class _Integrator:
                     self.record["rejected_steps"] += 1
                     rejected_in_row += 1
                     if rejected_in_row > MAX_REJECTED_STEPS:
-                        msg = (f"the step size fell to {step:.3g} at t = {time_value:.6g} after "
-                               f"{rejected_in_row} rejected steps in a row, so the tolerance "
-                               f"{self.tolerance:g} cannot be met; loosen it")
-                        raise RuntimeError(msg)
+                        self._stop_small_step(step, time_value, step_index,
+                                              rejected=rejected_in_row)
                     h = step * max(MIN_STEP_FACTOR, min(factor, 0.9))
                     continue
                 step_index += 1
@@ -1113,12 +1210,22 @@ class _Integrator:
                 rejected_in_row = 0
                 h = step * min(limit, max(MIN_STEP_FACTOR, factor))
 
+    def _stop_small_step(self, step, time_value, step_index, rejected=0):
+        """Raise :class:`StepSizeError` for a run whose adaptive steps cannot advance."""
+        reason = (f"after {rejected} rejected steps in a row" if rejected
+                  else f"below {MIN_RELATIVE_STEP:g} times the final time")
+        msg = (f"the adaptive step size fell to {step:.3g} at t = {time_value:.6g} ({reason}), "
+               f"so the tolerance {self.tolerance:g} cannot be met for these data; loosen it "
+               f"or check the size of the coefficients. {self._kept_note()}")
+        raise StepSizeError(msg, time=time_value, step_size=step,
+                            partial=self._partial(step_index + 1))
+
     def _initial_step(self, u0, derivative, final_time):
         if self.request["time_step"] is not None:
             return self.request["time_step"]
         # Backward Euler makes a local error of about h^2 |u''| / 2, and
         # |u''| is estimated by rate^2 |u| with rate = |F(u0)| / |u0|.
         rate = _relative_l1(derivative, u0)
-        if rate == 0.0:
+        if rate == 0.0 or not math.isfinite(rate):
             return final_time
         return min(final_time, 0.5 * math.sqrt(2.0 * self.tolerance) / rate)

@@ -78,6 +78,50 @@ def test_ill_posed_local_drift_exits_3(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_lost_parabolicity_keeps_earlier_outputs(tmp_path, capsys):
+    # The species start apart, so det A = 2 - 200 u_1 u_2 > 0, and the
+    # confining potential drives them together until it turns negative.
+    config = with_changes(model="drift", domain=[-8.0, 8.0], interaction=[[0, 20], [10, 0]],
+                          potential={"quadratic": 4.0},
+                          initial=[{"mean": -3.0, "variance": 0.2}, {"mean": 3.0, "variance": 0.2}],
+                          final_time=2.0, output_times=[0.0, 0.01, 2.0])
+    out = tmp_path / "pde.npz"
+    status = main(["solve", str(write_config(tmp_path, config)), "--out", str(out)])
+    stderr = capsys.readouterr().err
+    assert status == EXIT_NUMERICAL_FAILURE
+    assert "not parabolic" in stderr
+    assert "pde.partial.npz" in stderr
+    assert not out.exists()
+    with np.load(tmp_path / "pde.partial.npz") as data:
+        assert np.array_equal(data["times"], [0.0, 0.01])
+
+
+def test_warnings_print_one_line(tmp_path, capsys):
+    # On [-9, 9] the Gaussians of variance 2 reach the outer cells by t = 2.
+    config = with_changes(domain=[-9.0, 9.0], final_time=2.0, output_times=KeyError)
+    out = tmp_path / "pde.npz"
+    assert main(["solve", str(write_config(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("warning: a fraction")
+    assert len(stderr.splitlines()) == 1
+
+
+def test_resolved_config_records_tolerance(tmp_path):
+    out = tmp_path / "pde.npz"
+    assert main(["solve", str(write_config(tmp_path, VALID)), "--out", str(out), "--quiet"]) == 0
+    with np.load(out) as data:
+        config = json.loads(str(data["config"]))
+    assert config["tolerance"] == 1e-4
+    assert config["whole_line"] is True
+
+
+def test_out_inside_a_file_is_rejected(tmp_path, capsys):
+    config_path = write_config(tmp_path, VALID)
+    status = main(["solve", str(config_path), "--out", str(config_path / "pde.npz")])
+    assert status == EXIT_INVALID_INPUT
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_barenblatt_initial_data(tmp_path):
     config = with_changes(diffusion=[0.01], interaction=[[1.0]], domain=[-5.0, 5.0],
                           initial=[{"barenblatt": {"mass": 1.0, "time": 0.5}}],
@@ -105,7 +149,21 @@ INVALID = [
     ("euler without step", with_changes(method="euler"), "time_step"),
     ("negative tolerance", with_changes(tolerance=-1.0), "tolerance"),
     ("unknown key", with_changes(particles=10), "particles"),
-    ("mass outside domain", with_changes(domain=[-3.0, 3.0]), "domain"),
+    ("mass outside domain", with_changes(domain=[-3.0, 3.0]), "whole_line to false"),
+    ("two cells", with_changes(cells=2), "cells: got 2; expected an integer >= 3"),
+    ("too many cells", with_changes(cells=10**9), "at most 2097152 cells"),
+    ("tiny tolerance", with_changes(tolerance=1.0e-300), "tolerance: got 1e-300"),
+    ("too many fixed steps", with_changes(method="euler", time_step=1.0e-9), "fixed steps"),
+    ("overflowing interaction", with_changes(interaction=[[0, 1.0e300], [1.0e300, 0]]),
+     "overflow double precision"),
+    ("gaussian between cells", with_changes(initial=[{"mean": 0.0, "variance": 1.0e-12},
+                                                    {"mean": 0.0, "variance": 1.0}]),
+     "initial[0]: the Gaussian"),
+    ("barenblatt without interaction", with_changes(
+        diffusion=[0.01], interaction=[[0.0]],
+        initial=[{"barenblatt": {"mass": 1.0, "time": 0.5}}]), "interaction[0][0] > 0"),
+    ("dimension string", with_changes(dimension="1"), "dimension: got '1'"),
+    ("whole_line string", with_changes(whole_line="no"), "whole_line: got 'no'"),
 ]
 
 

@@ -32,7 +32,7 @@ def test_parameters_store_float_arrays():
         ([1.0, float("inf")], ValueError, "diffusion must contain only finite"),
         ([], ValueError, "diffusion must list one value per species"),
         ([[1.0, 2.0]], ValueError, "diffusion must be a 1-dimensional array"),
-        (["a", "b"], TypeError, "diffusion must contain only numbers"),
+        (["a", "b"], TypeError, "diffusion must contain only real numbers"),
     ],
 )
 def test_parameters_reject_invalid_diffusion(diffusion, error, pattern):

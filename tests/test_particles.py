@@ -610,7 +610,7 @@ def valid_call():
         ({"initial_positions": np.full((1, 2, 4), np.nan)}, ValueError,
          "initial_positions must contain only finite"),
         ({"initial_positions": [[["a"]]]}, TypeError,
-         "initial_positions must contain only numbers"),
+         "initial_positions must contain only real numbers"),
         ({"parameters": {"diffusion": [1.0]}}, TypeError, "parameters must be a ModelParameters"),
         ({"time_step": 0.0}, ValueError, "time_step must be > 0"),
         ({"time_step": -0.1}, ValueError, "time_step must be > 0"),

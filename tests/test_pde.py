@@ -11,10 +11,12 @@ from scipy import integrate
 
 from skt_lib import ModelParameters, Nonlinearity
 from skt_lib import _pde_kernels as kernels
+from skt_lib import pde
 from skt_lib.kernels import BUMP_INTEGRAL_1D, evaluate_kernel
 from skt_lib.pde import (
     NonFiniteDensityError,
     ParabolicityError,
+    StepSizeError,
     _Discretization,
     barenblatt_constant,
     barenblatt_density,
@@ -574,11 +576,16 @@ def test_parabolicity_checked_during_run():
     initial = np.array([gaussian_density(x, -3.0, 0.2), gaussian_density(x, 3.0, 0.2)])
     product = initial[0] * initial[1]
     with pytest.raises(ParabolicityError) as caught:
-        solve(initial, parameters, system="drift", domain=(-8.0, 8.0), final_time=2.0)
+        solve(initial, parameters, system="drift", domain=(-8.0, 8.0), final_time=2.0,
+              output_times=[0.0, 0.01, 2.0])
 
     assert np.max(product) < 2 / 200
-    assert 0 < caught.value.time < 2.0
+    assert 0.01 < caught.value.time < 2.0
     assert abs(caught.value.position) < 2.0
+    # The outputs before the failure are kept.
+    assert np.array_equal(caught.value.partial.times, [0.0, 0.01])
+    assert np.array_equal(caught.value.partial.density[0], initial)
+    assert "2 earlier outputs" in str(caught.value)
 
 
 @pytest.mark.parametrize("species", [1, 2, 3])
@@ -797,20 +804,80 @@ def test_fixed_steps_land_on_output_times(method):
     assert solution.record["adaptive"] is False
 
 
-def test_non_finite_density_raises_with_step():
-    # f(s) = s^400 overflows to infinity for s > 6, so the first step fails.
+def test_overflow_at_start_is_invalid_input():
+    # f(s) = s^400 overflows for s > 6 and a u reaches 11, so the diffusion
+    # matrix of the initial density is already infinite.
     parameters = ModelParameters(diffusion=[1.0], interaction=[[10.0]], radius=1.0,
                                  nonlinearity=Nonlinearity(power=400.0))
     x = cell_centers((-6.0, 6.0), 64)
     initial = gaussian_density(x, 0.0, 0.5, mass=2.0)[None]
-    with pytest.raises(NonFiniteDensityError) as caught:
-        solve(initial, parameters, domain=(-6.0, 6.0), final_time=0.1, time_step=0.01,
-              output_times=[0.0, 0.1])
+    with pytest.raises(ValueError, match="overflow double precision"):
+        solve(initial, parameters, domain=(-6.0, 6.0), final_time=0.1, time_step=0.01)
 
-    assert caught.value.step == 1
-    assert caught.value.species == 0
-    assert "step 1" in str(caught.value)
-    assert caught.value.partial.density.shape == (1, 1, 64)
+
+def test_huge_coefficients_are_invalid_input():
+    initial, parameters, options = _valid_call()
+    parameters = ModelParameters(diffusion=[1.0, 1.0], interaction=[[0.0, 1e300], [1e300, 0.0]],
+                                 radius=1.0)
+    with pytest.raises(ValueError, match="overflow double precision"):
+        solve(initial, parameters, **options)
+
+
+def _spoil_step(monkeypatch, number, species, cell):
+    """Make step attempt ``number`` return a NaN in one cell."""
+    original = pde._Integrator.attempt
+    calls = []
+
+    def attempt(self, *args):
+        u_new, *rest = original(self, *args)
+        calls.append(None)
+        if len(calls) == number:
+            u_new = u_new.copy()
+            u_new[species, cell] = np.nan
+        return (u_new, *rest)
+
+    monkeypatch.setattr(pde._Integrator, "attempt", attempt)
+
+
+def test_non_finite_density_raises_with_step(monkeypatch):
+    _spoil_step(monkeypatch, number=3, species=1, cell=4)
+    initial, parameters, options = _valid_call()
+    with pytest.raises(NonFiniteDensityError) as caught:
+        solve(initial, parameters, **dict(options, time_step=0.01,
+                                          output_times=[0.0, 0.02, 0.1]))
+
+    assert caught.value.step == 3
+    assert caught.value.species == 1
+    assert "step 3" in str(caught.value)
+    assert np.array_equal(caught.value.partial.times, [0.0, 0.02])
+    assert caught.value.partial.density.shape == (2, 2, 32)
+
+
+def test_tiny_steps_raise_with_partial(monkeypatch):
+    # Every attempt after the first is reported a thousand times the
+    # tolerance, so the step size shrinks until the run stops.
+    original = pde._Integrator.attempt
+    calls = []
+
+    def attempt(self, *args):
+        u_new, order, error, derivative = original(self, *args)
+        calls.append(None)
+        return u_new, order, (error if len(calls) == 1 else 1e3), derivative
+
+    monkeypatch.setattr(pde._Integrator, "attempt", attempt)
+    initial, parameters, options = _valid_call()
+    with pytest.raises(StepSizeError) as caught:
+        solve(initial, parameters, **dict(options, output_times=[0.0, 0.1]))
+
+    assert caught.value.step_size < 1e-12 * 0.1
+    assert np.array_equal(caught.value.partial.times, [0.0])
+    assert "1 earlier output is kept" in str(caught.value)
+
+
+def test_progress_must_be_boolean():
+    initial, parameters, options = _valid_call()
+    with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
+        solve_cross_diffusion(initial, parameters, progress="yes", **options)
 
 
 def _valid_call():
@@ -834,14 +901,20 @@ def _negative_density(initial):
          r"initial_density must be >= 0, got -0.001 for species 1 in cell 5"),
         (lambda u, p, o: (u[:1], p, o), ValueError, "1 species .* parameters describe 2"),
         (lambda u, p, o: (u[0], p, o), ValueError, "initial_density must be a 2-dimensional"),
-        (lambda u, p, o: (u[:, :2], p, o), ValueError, "at least 3 cells"),
+        (lambda u, p, o: (u[:, :2], p, o), ValueError, "between 3 and 2097152 cells"),
         (lambda u, p, o: (0 * u, p, o), ValueError, "positive mass"),
         (lambda u, p, o: (np.where(u > 0.3, np.nan, u), p, o), ValueError, "finite"),
         (lambda u, p, o: (u, p, dict(o, domain=(8.0, -8.0))), ValueError, "domain"),
         (lambda u, p, o: (u, p, dict(o, final_time=0.0)), ValueError, "final_time"),
         (lambda u, p, o: (u, p, dict(o, time_step=-0.1)), ValueError, "time_step"),
         (lambda u, p, o: (u, p, dict(o, tolerance=0.0)), ValueError, "tolerance"),
-        (lambda u, p, o: (u, p, dict(o, tolerance=2.0)), ValueError, "tolerance must be < 1"),
+        (lambda u, p, o: (u, p, dict(o, tolerance=2.0)), ValueError, r"tolerance must lie in \[1e-12, 1\)"),
+        (lambda u, p, o: (u, p, dict(o, tolerance=1e-300)), ValueError, "tolerance must lie in"),
+        (lambda u, p, o: (u, p, dict(o, time_step=1e-9, method="euler")), ValueError,
+         "fixed steps; at most"),
+        (lambda u, p, o: (u, p, dict(o, output_times=np.linspace(0, 0.1, 2**23))), ValueError,
+         "stored values"),
+
         (lambda u, p, o: (u, p, dict(o, max_time_step=0.0)), ValueError, "max_time_step"),
         (lambda u, p, o: (u, p, dict(o, method="euler")), ValueError, "time_step is required"),
         (lambda u, p, o: (u, p, dict(o, method="euler", time_step=0.01, tolerance=1e-3)),
