@@ -1,5 +1,6 @@
 """The notebooks: one parameters cell each, and papermill parameters reach the run."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -47,6 +48,26 @@ def test_profiles_set_declared_parameters():
     for profile in ("quick", "paper"):
         values = yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text())
         assert set(values["defaults"]) <= declared, profile
+
+
+def parameter_defaults(path):
+    """Return the values assigned in the parameters cell of a notebook."""
+    tree = ast.parse(parameters_cells(path)[0].source)
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in tree.body if isinstance(node, ast.Assign)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_defaults_equal_quick_profile(path):
+    # Each chapter states that its parameters cell contains the quick
+    # defaults, so every value that the quick profile passes to a notebook
+    # must equal the value in that cell.
+    profile = yaml.safe_load((ROOT / "profiles" / "quick.yaml").read_text())
+    passed = {**profile["defaults"], **(profile.get("notebooks") or {}).get(path.stem, {})}
+    defaults = parameter_defaults(path)
+    for name, value in passed.items():
+        if name in defaults:
+            assert defaults[name] == value, f"{path.stem}: {name}"
 
 
 def run_papermill(path, tmp_path, *extra):
