@@ -15,6 +15,7 @@ from skt_lib import (
     gaussian_density,
 )
 from skt_lib.comparison import (
+    CLUSTER_MIN_RELATIVE_HEIGHT,
     COMPANION_PDES,
     DEFAULT_DOMAIN,
     HistogramDistance,
@@ -244,8 +245,18 @@ def test_density_maxima_two_peaks():
 def test_density_maxima_drops_low_peaks():
     x = np.linspace(-20.0, 20.0, 801)
     density = gaussian_density(x, -5.0, 1.0) + 0.1 * gaussian_density(x, 5.0, 1.0)
-    assert density_maxima(x, density).size == 1
+    assert density_maxima(x, density, min_relative_height=0.2).size == 1
     assert density_maxima(x, density, min_relative_height=0.05).size == 2
+
+
+@pytest.mark.parametrize(("factor", "count"), [(0.9, 1), (1.1, 2)])
+def test_density_maxima_default_cut_off(factor, count):
+    # The peaks lie 10 standard deviations apart, so the second one has the
+    # relative height factor * CLUSTER_MIN_RELATIVE_HEIGHT.
+    x = np.linspace(-20.0, 20.0, 801)
+    low = factor * CLUSTER_MIN_RELATIVE_HEIGHT
+    density = gaussian_density(x, -5.0, 1.0) + low * gaussian_density(x, 5.0, 1.0)
+    assert density_maxima(x, density).size == count
 
 
 def test_density_maxima_invalid():
@@ -441,6 +452,28 @@ def test_cluster_rows_table():
     assert rows[1]["species 1"] == "0.00"
     assert rows[2]["species 2"] == "1.20"
     assert float(rows[0]["species 2"]) == pytest.approx(1.0, abs=0.5)
+
+
+def test_cluster_rows_same_cut_off_for_histogram_and_pde():
+    # A second peak at about 11 % of the first lies between the default
+    # cut-off and 20 %, so both rows list it by default and drop it at 20 %.
+    x = cell_centers((-20.0, 20.0), 800)
+    density = 0.9 * gaussian_density(x, -6.0, 2.0) + 0.1 * gaussian_density(x, 6.0, 2.0)
+    parameters = ModelParameters(diffusion=[1.0], interaction=[[0.0]], radius=1.0)
+    solution = PDESolution(x=x, times=np.array([1.0]), density=density[None, None],
+                           system="drift", equation="nonlocal", boundary="no-flux",
+                           domain=(-20.0, 20.0), parameters=parameters)
+    estimates = {"drift": {1.0: estimate_from_pde(solution, 1.0, np.linspace(-15.0, 15.0, 121))}}
+    solutions = {"drift": {"nonlocal mean-field": solution}}
+
+    rows = cluster_rows(estimates, solutions, 1.0)
+    high = cluster_rows(estimates, solutions, 1.0, min_relative_height=0.2)
+
+    assert [row["density"] for row in rows] == ["drift particles", "nonlocal mean-field"]
+    for row in rows:
+        assert len(row["species 1"].split(", ")) == 2, row
+    for row in high:
+        assert len(row["species 1"].split(", ")) == 1, row
 
 
 def test_simulation_distance_rows_near_floor():
