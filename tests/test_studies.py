@@ -11,6 +11,7 @@ from skt_lib.pde import solve_cross_diffusion
 from skt_lib.studies import (
     BUMP_SECOND_MOMENT_1D,
     MIN_CELLS_PER_RADIUS,
+    PLATEAU_MAX_RATE,
     EnergyHistory,
     discrete_second_moment_error,
     energy_history,
@@ -19,6 +20,7 @@ from skt_lib.studies import (
     interaction_to_diffusion_ratio,
     kernel_consistency_error,
     nonlocal_to_local_study,
+    plateau_start,
     plot_energy_histories,
     plot_energy_sweep,
     plot_nonlocal_to_local,
@@ -366,6 +368,68 @@ def test_grid_change_rejects_different_radii():
         grid_refinement_change(first, second)
     with pytest.raises(TypeError):
         grid_refinement_change(first, "fine")
+
+
+# The slopes between neighbouring radii of each case are in the comments.
+@pytest.mark.parametrize(
+    ("distances", "expected"),
+    [
+        # 2, 2, 2: no plateau.
+        ([1.0, 0.25, 0.0625, 0.015625], None),
+        # 2, 0.32, -0.07: a plateau that first falls and then rises.
+        ([1.0, 0.25, 0.2, 0.21], 1),
+        # 2, 2, 0.32: the plateau starts at the second smallest radius.
+        ([1.0, 0.25, 0.0625, 0.05], 2),
+        # 0.15, 2.17, 0.07: a flat step before the last fall does not count.
+        ([1.0, 0.9, 0.2, 0.19], 2),
+        # 0, 0, 0: flat from the largest radius on.
+        ([1.0, 1.0, 1.0, 1.0], 0),
+        # 2, 2, 0.6: a slope above the bound still counts as falling.
+        ([1.0, 0.25, 0.0625, 0.0412], None),
+    ],
+)
+def test_plateau_start_cases(distances, expected):
+    assert plateau_start([1.0, 0.5, 0.25, 0.125], distances) == expected
+
+
+def test_plateau_start_of_bdf2_distances():
+    # The BDF2 column of the book's nonlocal-to-local chapter (quick profile):
+    # the distance falls at rate 2 down to the radius 0.18 and then stays
+    # between 2.9e-5 and 3.3e-5, first falling by 6 % and then rising.
+    radii = [1.0, 0.65, 0.42, 0.28, 0.18, 0.12, 0.077, 0.05]
+    distances = [8.745e-4, 3.937e-4, 1.681e-4, 7.458e-5, 3.097e-5, 2.921e-5, 3.161e-5,
+                 3.273e-5]
+    assert plateau_start(radii, distances) == 4
+
+
+def test_plateau_start_max_rate():
+    distances = [1.0, 0.25, 0.0625, 0.0412]
+    radii = [1.0, 0.5, 0.25, 0.125]
+    assert PLATEAU_MAX_RATE == 0.5
+    assert plateau_start(radii, distances, max_rate=0.7) == 2
+    assert plateau_start(radii, distances, max_rate=2.5) == 0
+
+
+@pytest.mark.parametrize(
+    ("radii", "distances", "match"),
+    [
+        ([1.0], [1.0], "at least 2"),
+        ([1.0, 0.5], [1.0, 0.5, 0.2], "same shape"),
+        ([0.5, 1.0], [1.0, 0.5], "strictly decreasing"),
+        ([1.0, 1.0], [1.0, 0.5], "strictly decreasing"),
+        ([1.0, -0.5], [1.0, 0.5], "strictly decreasing"),
+        ([1.0, 0.5], [1.0, 0.0], "distances must be > 0"),
+        ([1.0, 0.5], [1.0, np.nan], "finite"),
+    ],
+)
+def test_plateau_start_rejects_invalid_input(radii, distances, match):
+    with pytest.raises(ValueError, match=match):
+        plateau_start(radii, distances)
+
+
+def test_plateau_start_rejects_invalid_max_rate():
+    with pytest.raises(ValueError, match="max_rate"):
+        plateau_start([1.0, 0.5], [1.0, 0.5], max_rate=0.0)
 
 
 # --- Figures -------------------------------------------------------------------------------
