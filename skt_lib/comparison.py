@@ -28,7 +28,12 @@ import scipy.stats
 from matplotlib.lines import Line2D
 
 from skt_lib._validation import as_finite_array, check_choice, check_positive_int
-from skt_lib.density import DensityEstimate, density_modes, histogram_density
+from skt_lib.density import (
+    CLUSTER_MIN_RELATIVE_HEIGHT,
+    DensityEstimate,
+    density_modes,
+    histogram_density,
+)
 from skt_lib.experiments import PAPER_EXPERIMENTS
 from skt_lib.parameters import ModelParameters, check_species_density
 from skt_lib.particles import ParticleSimulation
@@ -57,13 +62,6 @@ PDE_STYLES = {
 #: the cells up to t = 2, so the no-flux boundary does not change the
 #: whole-line solution (checked by the solver's boundary warning in the tests).
 DEFAULT_DOMAIN = (-40.0, 40.0)
-#: Smallest height of a local maximum, as a fraction of the highest maximum
-#: of the same density, that counts as a cluster in :func:`density_maxima`,
-#: :func:`pde_density_maxima` and :func:`cluster_rows`. At t = 2 the nonlocal
-#: mean-field solution of Figure 1 (eta = 2, unit-mass kernel, 2048 cells)
-#: has a second maximum of species 1 near x = 9 at 6 % of its highest value,
-#: which a cut-off of 20 % would drop although the figure shows that peak.
-CLUSTER_MIN_RELATIVE_HEIGHT = 0.05
 
 
 def experiment_parameters(name, *, radius=2.0, normalization="unit-mass"):
