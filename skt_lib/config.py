@@ -230,8 +230,10 @@ def _fill_defaults(data, schema):
 
 def _describe(value):
     text = repr(value)
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value.strip()):
-        return f"{text} (a string: YAML reads 1e-2 as text, so write 1.0e-2 or 0.01)"
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+",
+                                              value.strip()):
+        return (f"{text} (a string: YAML 1.1 reads a number in exponent notation only with a "
+                "dot and a signed exponent, so write 1.0e-2 or 1.0e+3)")
     return text
 
 

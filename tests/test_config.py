@@ -113,9 +113,10 @@ def test_invalid_config_names_key(case, config, key):
     assert key in str(error.value)
 
 
-def test_string_number_hint_mentions_yaml():
-    with pytest.raises(ConfigError, match="1.0e-2"):
-        parse_simulation(with_changes(time_step="1e-2"))
+@pytest.mark.parametrize("text", ["1e-2", "1.0e300", "1e+3"])
+def test_string_number_hint_mentions_yaml(text):
+    with pytest.raises(ConfigError, match="write 1.0e-2 or 1.0e"):
+        parse_simulation(with_changes(time_step=text))
 
 
 def test_plain_string_number_has_no_yaml_hint():
