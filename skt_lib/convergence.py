@@ -114,8 +114,12 @@ def piecewise_linear_cdf(x, density):
         index = int(np.flatnonzero(density < 0)[0])
         msg = f"density must be >= 0, got {float(density[index])!r} at index {index}"
         raise ValueError(msg)
+    # Scaling by the largest value first keeps the sums finite for any input.
+    largest = density.max()
+    if largest > 0:
+        density = density / largest
     mass = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
-    if mass[-1] <= 0:
+    if not mass[-1] > 0:
         msg = "density must have a positive integral"
         raise ValueError(msg)
     return x, density / mass[-1], mass / mass[-1]

@@ -426,8 +426,7 @@ def _check_finite(current, step, time_value, stored, stored_times, model, parame
     msg = (
         f"non-finite particle position at step {step} (t = {time_value:.6g}) in species "
         f"{bad_species} (0-based), run {bad_run}; the time step may be too large for the "
-        f"potential or interaction. The {len(stored_times)} outputs recorded before it are "
-        "kept in the error's partial result"
+        f"potential or interaction. {len(stored_times)} outputs were recorded before it"
     )
     raise NonFiniteStateError(msg, step=step, time=time_value, species=int(bad_species),
                               run=int(bad_run), partial=partial)

@@ -450,7 +450,13 @@ def kernel_convolution(density, parameters, *, domain, boundary="no-flux",
                                      periodic=boundary == "periodic",
                                      renormalize=renormalize_kernel)
     smoothed = convolution.apply(density)
-    return parameters.interaction[:, :, None] * smoothed[None, :, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = parameters.interaction[:, :, None] * smoothed[None, :, :]
+    if not np.isfinite(result).all():
+        msg = (f"B^eta * u overflows double precision for densities up to {density.max():.3g} "
+               f"and interaction up to {parameters.interaction.max():.3g}; rescale the problem")
+        raise ValueError(msg)
+    return result
 
 
 def solve_cross_diffusion(
@@ -843,8 +849,8 @@ class _Discretization:
                      f"x = {interval[1]:.4g} have")
         if np.any(self.interaction != 0.0):
             remedy = ("This is backward diffusion, for which the problem is ill-posed. Solve "
-                      "the nonlocal form (equation='nonlocal') with the same radius, or reduce "
-                      "the interaction or the densities")
+                      "the nonlocal form instead (equation 'nonlocal', with a kernel radius "
+                      "eta > 0), or reduce the interaction or the densities")
         else:
             remedy = ("Without interaction this means a diffusion coefficient too small for "
                       "double precision; raise it")
@@ -1121,8 +1127,8 @@ class _Integrator:
     def _kept_note(self):
         """Return the sentence that counts the outputs a failure keeps."""
         if self.outputs_done == 1:
-            return "1 earlier output is kept in the error's partial attribute"
-        return f"{self.outputs_done} earlier outputs are kept in the error's partial attribute"
+            return "1 output was stored before the failure"
+        return f"{self.outputs_done} outputs were stored before the failure"
 
     def _partial(self, failed_step):
         """Return the outputs stored so far as a :class:`PDESolution`."""

@@ -585,7 +585,7 @@ def test_parabolicity_checked_during_run():
     # The outputs before the failure are kept.
     assert np.array_equal(caught.value.partial.times, [0.0, 0.01])
     assert np.array_equal(caught.value.partial.density[0], initial)
-    assert "2 earlier outputs" in str(caught.value)
+    assert "2 outputs were stored before the failure" in str(caught.value)
 
 
 @pytest.mark.parametrize("species", [1, 2, 3])
@@ -871,7 +871,7 @@ def test_tiny_steps_raise_with_partial(monkeypatch):
 
     assert caught.value.step_size < 1e-12 * 0.1
     assert np.array_equal(caught.value.partial.times, [0.0])
-    assert "1 earlier output is kept" in str(caught.value)
+    assert "1 output was stored before the failure" in str(caught.value)
 
 
 def test_progress_must_be_boolean():

@@ -67,3 +67,20 @@ def test_kernel_convolution_inputs_checked():
         kernel_convolution(np.ones((1, 0)), parameters, domain=(-4.0, 4.0))
     with pytest.raises(TypeError, match="renormalize_kernel must be True or False"):
         kernel_convolution(density, parameters, domain=(-4.0, 4.0), renormalize_kernel="no")
+
+
+def test_kernel_convolution_overflow_raises():
+    parameters = ModelParameters(diffusion=[1.0], interaction=[[1e300]], radius=1.0)
+    x = cell_centers((-4.0, 4.0), 16)
+    with pytest.raises(ValueError, match="overflows double precision"):
+        kernel_convolution(1e10 * np.exp(-x**2)[None], parameters, domain=(-4.0, 4.0))
+
+
+def test_quantiles_independent_of_density_scale():
+    x = np.linspace(0.0, 1.0, 11)
+    density = 1.0 + x
+    levels = [0.1, 0.5, 0.9]
+    reference = piecewise_linear_quantiles(x, density, levels)
+    for scale in (1e-300, 1e300, 8e307):
+        np.testing.assert_allclose(piecewise_linear_quantiles(x, scale * density, levels),
+                                   reference, rtol=1e-12)
