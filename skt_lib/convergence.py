@@ -114,7 +114,7 @@ def piecewise_linear_cdf(x, density):
         index = int(np.flatnonzero(density < 0)[0])
         msg = f"density must be >= 0, got {float(density[index])!r} at index {index}"
         raise ValueError(msg)
-    # Scaling by the largest value first keeps the sums finite for any input.
+    # Scaling by the largest value first keeps the sums finite for any density values.
     largest = density.max()
     if largest > 0:
         density = density / largest
