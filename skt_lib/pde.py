@@ -547,6 +547,8 @@ def solve_cross_diffusion(
         time_step=time_step, tolerance=tolerance, max_time_step=max_time_step,
         whole_line=whole_line, renormalize_kernel=renormalize_kernel,
     )
+    if progress is not None:
+        check_bool("progress", progress)
     discretization = _Discretization(
         parameters, system, equation, request["domain"], request["cells"],
         periodic=boundary == "periodic", renormalize_kernel=renormalize_kernel,
@@ -566,7 +568,8 @@ def solve_cross_diffusion(
             )
             raise ValueError(msg)
     discretization.check_parabolicity(u0, 0.0)
-    if not np.isfinite(discretization.rhs(u0)).all():
+    derivative = discretization.rhs(u0)
+    if not np.isfinite(derivative).all():
         msg = (
             "the time derivative of initial_density is not finite: the coefficients "
             f"(largest diffusion {parameters.diffusion.max():.3g}, largest interaction "
@@ -576,13 +579,11 @@ def solve_cross_diffusion(
         raise ValueError(msg)
 
     started = clock.perf_counter()
-    if progress is not None:
-        check_bool("progress", progress)
     show = sys.stderr.isatty() if progress is None else progress
     integrator = _Integrator(discretization, request, monitor)
     with tqdm(total=request["final_time"], disable=not show,
               desc=f"{equation} {system} PDE") as bar:
-        times, density = integrator.run(u0, bar)
+        times, density = integrator.run(u0, derivative, bar)
     record = integrator.record
     record["wall_time_seconds"] = clock.perf_counter() - started
     logger.info("%s %s PDE: %d steps (%d rejected, %d fallbacks) in %.3f s", equation, system,
@@ -1071,7 +1072,8 @@ class _Integrator:
 
     # -- the loop ------------------------------------------------------------------
 
-    def run(self, u0, bar):
+    def run(self, u0, derivative, bar):
+        """Integrate from ``u0``, whose time derivative is ``derivative``; return the outputs."""
         request = self.request
         output_times = request["output_times"]
         final_time = request["final_time"]
@@ -1081,9 +1083,9 @@ class _Integrator:
         self.output_times = output_times
         self._store_outputs(u0, 0.0)
         if self.adaptive:
-            self._run_adaptive(u0, final_time, bar)
+            self._run_adaptive(u0, derivative, final_time, bar)
         else:
-            self._run_fixed(u0, final_time, bar)
+            self._run_fixed(u0, derivative, final_time, bar)
         return output_times.copy(), stored
 
     def _store_outputs(self, u, time_value):
@@ -1141,11 +1143,12 @@ class _Integrator:
             record=dict(self.record, failed_step=failed_step),
         )
 
-    def _run_fixed(self, u0, final_time, bar):
+    def _run_fixed(self, u0, derivative, final_time, bar):
         steps, _ = build_time_grid(final_time, self.request["time_step"],
                                    self.output_times.tolist())
         u, u_previous, h_previous = u0, None, None
-        derivative = self.discretization.rhs(u0) if self.method == "bdf2" else None
+        if self.method != "bdf2":
+            derivative = None
         time_value = 0.0
         for index, h in enumerate(steps, start=1):
             u_new, _, _, derivative = self.attempt(u, u_previous, h, h_previous, derivative)
@@ -1164,8 +1167,7 @@ class _Integrator:
                 return float(target)
         return time_value
 
-    def _run_adaptive(self, u0, final_time, bar):
-        derivative = self.discretization.rhs(u0)
+    def _run_adaptive(self, u0, derivative, final_time, bar):
         h = self._initial_step(u0, derivative, final_time)
         max_step = self.request["max_time_step"] or math.inf
         u, u_previous, h_previous = u0, None, None

@@ -37,6 +37,7 @@ import numpy as np
 
 from skt_lib._validation import (
     as_finite_array,
+    check_bool,
     check_choice,
     check_positive,
     check_positive_int,
@@ -122,9 +123,7 @@ def _seminorms(density, dx, *, order, periodic):
         raise ValueError(msg)
     dx = check_positive("dx", dx)
     order = _check_order(order)
-    if not isinstance(periodic, bool):
-        msg = f"periodic must be True or False, got {periodic!r}"
-        raise TypeError(msg)
+    check_bool("periodic", periodic)
     cells = density.shape[-1]
     if cells <= order:
         msg = f"density needs more than order = {order} cells (last axis), got {cells}"
