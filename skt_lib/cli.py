@@ -85,7 +85,9 @@ def main(argv=None):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Print a warning as one line, without the source location."""
-    print(f"warning: {message}", file=sys.stderr if file is None else file)
+    if file is None:
+        file = sys.stderr
+    print(f"warning: {message}", file=file)
 
 
 def _output_path_problem(text):

@@ -534,7 +534,8 @@ def parse_solve(data):
     if not isinstance(whole_line, bool):
         msg = f"whole_line: got {_describe(whole_line)}; expected true or false"
         raise ConfigError(msg)
-    if any("barenblatt" in entry for entry in initial) and not model_values["interaction"][0][0] > 0:
+    has_barenblatt = any("barenblatt" in entry for entry in initial)
+    if has_barenblatt and not model_values["interaction"][0][0] > 0:
         msg = (f"interaction: got {model_values['interaction']!r}; the Barenblatt profile of "
                "d_t u = a d_xx(u^2) needs a = interaction[0][0] > 0")
         raise ConfigError(msg)

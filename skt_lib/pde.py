@@ -806,7 +806,7 @@ class _Discretization:
                                 self.diag, self.upper)
         solution = kernels.solve_block_tridiagonal(self.lower, self.diag, self.upper, target,
                                                    self.periodic)
-        # A failed solve can sum to zero or NaN; the caller checks finiteness.
+        # A failed solve can sum to zero or NaN, which the caller detects as non-finite.
         with np.errstate(divide="ignore", invalid="ignore"):
             solution *= (masses / solution.sum(axis=1))[:, None]
         return solution
@@ -1073,7 +1073,7 @@ class _Integrator:
     # -- the loop ------------------------------------------------------------------
 
     def run(self, u0, derivative, bar):
-        """Integrate from ``u0``, whose time derivative is ``derivative``; return the outputs."""
+        """Integrate from ``u0`` (time derivative ``derivative``) and return the outputs."""
         request = self.request
         output_times = request["output_times"]
         final_time = request["final_time"]

@@ -26,7 +26,7 @@ This module measures both statements on the finite-volume solutions of
   the size of ``K^eta * u - u`` and the accuracy of the sampled kernel, which
   explain the rates measured;
 * :func:`plateau_start`: the radius from which a measured distance stops
-  falling, such as the floor that a time-stepping scheme puts under it;
+  falling, for example at the floor that a time-stepping scheme puts under it;
 * ``plot_*``: the figures of the two chapters.
 """
 
@@ -62,9 +62,9 @@ MIN_CELLS_PER_RADIUS = 4
 STUDY_METHODS = ("euler", "bdf2")
 
 #: Default of :func:`plateau_start`. A distance of order ``eta^p`` has the
-#: slope ``p`` in log-log coordinates, and Theorem 3 proves ``p = 1`` (``p = 2``
-#: for an even kernel), so a slope below 0.5 at every step means the distance
-#: no longer follows either power.
+#: slope ``p`` in log-log coordinates. Theorem 3 proves ``p = 1``, and the even
+#: kernel gives ``p = 2`` in the measurements, so a slope below 0.5 at every
+#: step means the distance follows neither power.
 PLATEAU_MAX_RATE = 0.5
 
 

@@ -454,7 +454,7 @@ def test_cluster_rows_table():
     assert float(rows[0]["species 2"]) == pytest.approx(1.0, abs=0.5)
 
 
-def test_cluster_rows_same_cut_off_for_histogram_and_pde():
+def test_cluster_rows_share_cut_off():
     # A second peak at about 11 % of the first lies between the default
     # cut-off and 20 %, so both rows list it by default and drop it at 20 %.
     x = cell_centers((-20.0, 20.0), 800)
